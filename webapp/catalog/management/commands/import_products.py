@@ -1,0 +1,13 @@
+from webapp.catalog.management.commands._import_base import ImportCommand
+from webapp.catalog.services import products_import
+
+
+class Command(ImportCommand):
+    help = (
+        "Import products from CSV or JSONL (columns sku, name, description, price, currency, "
+        "category, stock, url; others become attributes). Re-import updates by sku. "
+        "Example: manage.py import_products export.csv --store demo --map name=title"
+    )
+
+    def handle(self, *args, **options):
+        self.run_import(products_import, options)

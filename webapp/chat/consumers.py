@@ -1,0 +1,114 @@
+"""The shopper's websocket: parse a frame, call one service, push the result."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from webapp.chat.events import conversation_group
+from webapp.chat.services import ChatError, bot_reply, conversation_open, shopper_message_post
+from webapp.stores.selectors import store_get_by_slug
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNKNOWN_STORE = 4404
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    conversation_id: int | None = None
+    group: str | None = None
+
+    async def connect(self) -> None:
+        slug = self.scope["url_route"]["kwargs"]["store_slug"]
+        store = await database_sync_to_async(store_get_by_slug)(slug=slug)
+        await self.accept()
+        if store is None:
+            await self.send_error("unknown_store", f"There is no store called {slug!r}.")
+            await self.close(code=CLOSE_UNKNOWN_STORE)
+            return
+        token = _query_param(self.scope, "token")
+        opened = await database_sync_to_async(conversation_open)(store=store, token=token)
+        self.conversation_id = opened.conversation_id
+        self.group = conversation_group(opened.conversation_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        frame: dict[str, Any] = {
+            "type": "conversation",
+            "token": opened.token,
+            "resumed": opened.resumed,
+            "history": opened.history,
+        }
+        if opened.notice:
+            frame["notice"] = opened.notice
+        await self.send_json(frame)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.conversation_id is None:
+            return
+        if text_data is None:
+            await self.send_error("bad_frame", "Frames must be JSON text, not binary.")
+            return
+        if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+            await self.send_error(
+                "frame_too_large",
+                f"Frames can be at most {settings.CHAT_MAX_FRAME_BYTES} bytes.",
+            )
+            return
+        try:
+            frame = json.loads(text_data)
+        except json.JSONDecodeError:
+            await self.send_error("bad_json", "The frame is not valid JSON.")
+            return
+        if not isinstance(frame, dict):
+            await self.send_error("bad_frame", "A frame must be a JSON object with a type.")
+            return
+        if frame.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+        elif frame.get("type") == "message":
+            await self.handle_shopper_message(frame.get("text"))
+        else:
+            await self.send_error("unknown_type", f"Unknown frame type {frame.get('type')!r}.")
+
+    async def handle_shopper_message(self, text: object) -> None:
+        try:
+            message = await database_sync_to_async(shopper_message_post)(
+                conversation_id=self.conversation_id, text=text
+            )
+        except ChatError as exc:
+            await self.send_error(exc.code, str(exc))
+            return
+        await self.send_json({"type": "typing", "active": True})
+        try:
+            # Not thread-sensitive: the encode runs in the pool, beside other conversations'
+            # database work, and never on the event loop.
+            await database_sync_to_async(bot_reply, thread_sensitive=False)(
+                conversation_id=self.conversation_id, message_id=message.id
+            )
+        except Exception:
+            logger.exception("bot reply failed for message %s", message.id)
+            await self.send_error(
+                "bot_unavailable",
+                "Sorry, the assistant couldn't answer just now. Your message is saved.",
+            )
+        finally:
+            await self.send_json({"type": "typing", "active": False})
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "message", **event["message"]})
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+
+def _query_param(scope: dict[str, Any], name: str) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode(errors="replace")).get(name)
+    return values[0] if values else None

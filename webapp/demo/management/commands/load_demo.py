@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand
+
+from webapp.demo.services import DEMO_LOGINS, DEMO_SLUG, demo_load
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or refresh the demo store (slug 'demo') with its catalog, FAQ and logins. "
+        "Idempotent. Example: manage.py load_demo"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--logins", action="store_true", help="print the demo logins")
+
+    def handle(self, *args, logins: bool, **options):
+        result = demo_load()
+        verb = "Created" if result.store_created else "Refreshed"
+        self.stdout.write(self.style.SUCCESS(f"{verb} store {DEMO_SLUG!r}"))
+        self.stdout.write(f"  products: {result.products.summary()}")
+        self.stdout.write(f"  FAQ:      {result.faq.summary()}")
+        for error in [*result.products.errors, *result.faq.errors]:
+            self.stderr.write(f"  {error}")
+        if logins:
+            self.stdout.write("Demo logins (admin at http://127.0.0.1:8000/admin/):")
+            for username, password, role in DEMO_LOGINS:
+                self.stdout.write(f"  {role:<10} {username:<9} password: {password}")

@@ -1,0 +1,27 @@
+"""Reads for stores and permissions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from webapp.stores.models import Membership, Store
+
+
+def store_get_by_slug(*, slug: str) -> Store | None:
+    return Store.objects.filter(slug=slug).first()
+
+
+def store_ids_for_user(*, user: AbstractBaseUser | AnonymousUser) -> list[int] | None:
+    """Store ids the user may see; ``None`` means every store (superusers)."""
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return None
+    return list(Membership.objects.filter(user=user).values_list("store_id", flat=True))
+
+
+def stores_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Store]:
+    ids = store_ids_for_user(user=user)
+    stores = Store.objects.all()
+    return stores if ids is None else stores.filter(id__in=ids)

@@ -1,0 +1,67 @@
+"""Writes for stores and their people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from webapp.stores.models import Membership, Role, Store
+
+
+def store_create(*, slug: str, name: str, currency: str = "EUR") -> Store:
+    """Create a store; fails with ValidationError if the slug is taken or malformed."""
+    store = Store(slug=slug, name=name, currency=currency.upper())
+    store.full_clean()
+    store.save()
+    return store
+
+
+def store_get_or_create(*, slug: str, name: str, currency: str = "EUR") -> tuple[Store, bool]:
+    existing = Store.objects.filter(slug=slug).first()
+    if existing is not None:
+        return existing, False
+    return store_create(slug=slug, name=name, currency=currency), True
+
+
+@dataclass(frozen=True)
+class StoreUserResult:
+    user: AbstractUser
+    membership: Membership
+    user_created: bool
+
+
+@transaction.atomic
+def store_user_upsert(
+    *, store: Store, username: str, password: str | None, role: str, email: str = ""
+) -> StoreUserResult:
+    """Create or update a user and give them ``role`` in ``store``.
+
+    Agents and merchants are staff so they can use the admin; what they see there is scoped to
+    their stores by the admin classes. Re-running with the same username updates password, email
+    and role, so onboarding scripts can be re-run safely.
+    """
+    if role not in Role.values:
+        raise ValidationError(
+            {"role": f"Unknown role {role!r}; use one of {', '.join(Role.values)}"}
+        )
+    if not username.strip():
+        raise ValidationError({"username": "Username must not be empty"})
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username)
+    if email:
+        user.email = email
+    if password:
+        user.set_password(password)
+    elif created:
+        raise ValidationError({"password": "A new user needs a password"})
+    user.is_staff = True
+    user.full_clean(exclude=["password"])
+    user.save()
+    membership, _ = Membership.objects.update_or_create(
+        store=store, user=user, defaults={"role": role}
+    )
+    return StoreUserResult(user=user, membership=membership, user_created=created)

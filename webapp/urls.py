@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "ShopDesk admin"
+admin.site.site_title = "ShopDesk"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/s/demo/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("s/", include("webapp.catalog.urls")),
+]

@@ -1,0 +1,12 @@
+"""The Celery app. Settings come from Django's (``CELERY_*``), so the embedded default runs
+tasks eagerly in-process and a deployment sets ``CELERY_BROKER_URL`` to use real workers."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+
+app = Celery("shopdesk")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["workers"])
