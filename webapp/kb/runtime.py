@@ -17,24 +17,26 @@ from webapp.kb.models import SearchIndex
 
 class LiveKnowledgeBases:
     def __init__(self) -> None:
-        self._loaded: dict[int, tuple[int, KnowledgeBase]] = {}
+        # store id -> ((index id, checksum), knowledge base)
+        self._loaded: dict[int, tuple[tuple[int, str], KnowledgeBase]] = {}
         self._lock = threading.Lock()
 
     def get(self, index: SearchIndex) -> KnowledgeBase:
+        key = (index.id, index.checksum)
         entry = self._loaded.get(index.store_id)
-        if entry is not None and entry[0] == index.id:
+        if entry is not None and entry[0] == key:
             return entry[1]
         with self._lock:
             entry = self._loaded.get(index.store_id)
-            if entry is not None and entry[0] == index.id:
+            if entry is not None and entry[0] == key:
                 return entry[1]
             knowledge = KnowledgeBase.load(index.directory, device=settings.SEARCH_DEVICE)
-            self._loaded[index.store_id] = (index.id, knowledge)
+            self._loaded[index.store_id] = (key, knowledge)
             return knowledge
 
-    def loaded_version(self, store_id: int) -> int | None:
+    def loaded_index_id(self, store_id: int) -> int | None:
         entry = self._loaded.get(store_id)
-        return entry[0] if entry else None
+        return entry[0][0] if entry else None
 
     def clear(self) -> None:
         with self._lock:

@@ -5,34 +5,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('stores', '0001_initial'),
+        ("stores", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SearchIndex',
+            name="SearchIndex",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('path', models.CharField(help_text='Relative to MODEL_DIR', max_length=500)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('encoder', models.CharField(max_length=200)),
-                ('documents', models.PositiveIntegerField()),
-                ('chunks', models.PositiveIntegerField()),
-                ('index_kind', models.CharField(max_length=20)),
-                ('checksum', models.CharField(max_length=64)),
-                ('build_seconds', models.FloatField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='search_indexes', to='stores.store')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("path", models.CharField(help_text="Relative to MODEL_DIR", max_length=500)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("encoder", models.CharField(max_length=200)),
+                ("documents", models.PositiveIntegerField()),
+                ("chunks", models.PositiveIntegerField()),
+                ("index_kind", models.CharField(max_length=20)),
+                ("checksum", models.CharField(max_length=64)),
+                ("build_seconds", models.FloatField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="search_indexes",
+                        to="stores.store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'search indexes',
-                'ordering': ['store', '-version'],
-                'constraints': [models.UniqueConstraint(fields=('store', 'version'), name='searchindex_unique_version')],
+                "verbose_name_plural": "search indexes",
+                "ordering": ["store", "-version"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("store", "version"), name="searchindex_unique_version"
+                    )
+                ],
             },
         ),
     ]

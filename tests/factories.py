@@ -1,0 +1,71 @@
+"""Small builders for test rows (plain functions: the models are simple)."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from webapp.catalog.models import FaqEntry, Product
+from webapp.stores.models import Store
+
+_sequence = itertools.count(1)
+
+
+def make_store(*, slug: str | None = None, name: str = "Test Store") -> Store:
+    number = next(_sequence)
+    return Store.objects.create(slug=slug or f"store-{number}", name=name)
+
+
+def make_faq(store: Store, question: str, answer: str, **fields: object) -> FaqEntry:
+    return FaqEntry.objects.create(store=store, question=question, answer=answer, **fields)
+
+
+def make_product(store: Store, sku: str, name: str, **fields: object) -> Product:
+    defaults: dict[str, object] = {"price": Decimal("19.95"), "description": "", "category": ""}
+    defaults.update(fields)
+    return Product.objects.create(store=store, sku=sku, name=name, **defaults)
+
+
+SMALL_FAQ = [
+    (
+        "How long does shipping take?",
+        "Parcels arrive in 1-2 business days in the Netherlands.",
+        "delivery_time",
+    ),
+    (
+        "How do I return an item?",
+        "Use the free return label within 30 days of delivery.",
+        "return_item",
+    ),
+    (
+        "Which payment methods do you accept?",
+        "We take iDEAL, cards, PayPal and gift cards.",
+        "payment_problem",
+    ),
+    (
+        "How do I reset my password?",
+        "Use 'Forgot password' to get a reset link by email.",
+        "account_password",
+    ),
+]
+
+
+def make_small_kb(store: Store) -> None:
+    for question, answer, intent in SMALL_FAQ:
+        make_faq(store, question, answer, intent=intent, category="Help")
+    make_product(
+        store,
+        "KET-1",
+        "Glass electric kettle 1.7 L",
+        category="Kitchen",
+        description="Boils 1.7 litres of water quickly; automatic shut-off.",
+        price=Decimal("34.95"),
+    )
+    make_product(
+        store,
+        "TEN-1",
+        "Two-person dome tent",
+        category="Outdoor",
+        description="A light three-season tent for two hikers, 2.1 kg.",
+        price=Decimal("149.00"),
+    )
