@@ -80,7 +80,7 @@ def _clean_attributes(values: dict[str, Any]) -> dict[str, Any]:
 
 def product_values_clean(*, store: Store, values: dict[str, Any]) -> dict[str, Any]:
     """Validate one import record into Product field values; raises RowInvalid."""
-    currency = text_field(values, "currency", required=False, max_length=3).upper()
+    currency = text_field(values, "currency", required=False, max_length=20).upper()
     currency = currency or store.currency
     if not _CURRENCY.match(currency):
         raise RowInvalid(f"currency {currency!r} is not a 3-letter code")

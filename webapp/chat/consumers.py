@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -23,6 +24,13 @@ CLOSE_UNKNOWN_STORE = 4404
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     conversation_id: int | None = None
     group: str | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Bot turns run as tasks so group events (echoes, replies, agents) keep flowing while
+        # the model works; the lock keeps one connection's turns in the order they were sent.
+        self._turn_lock = asyncio.Lock()
+        self._turns: set[asyncio.Task[None]] = set()
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["store_slug"]
@@ -48,6 +56,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
     async def disconnect(self, code: int) -> None:
+        if self._turns:
+            # A shopper who leaves mid-turn still gets the reply saved to their history.
+            await asyncio.wait(self._turns, timeout=30)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -86,24 +97,46 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except ChatError as exc:
             await self.send_error(exc.code, str(exc))
             return
-        await self.send_json({"type": "typing", "active": True})
-        try:
-            # Not thread-sensitive: the encode runs in the pool, beside other conversations'
-            # database work, and never on the event loop.
-            await database_sync_to_async(bot_reply, thread_sensitive=False)(
-                conversation_id=self.conversation_id, message_id=message.id
-            )
-        except Exception:
-            logger.exception("bot reply failed for message %s", message.id)
-            await self.send_error(
-                "bot_unavailable",
-                "Sorry, the assistant couldn't answer just now. Your message is saved.",
-            )
-        finally:
-            await self.send_json({"type": "typing", "active": False})
+        await self.send_typing(True)
+        task = asyncio.create_task(self.bot_turn(message.id))
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
+
+    async def bot_turn(self, message_id: int) -> None:
+        async with self._turn_lock:
+            try:
+                # Not thread-sensitive: the encode runs in the pool, beside other
+                # conversations' database work, and never on the event loop.
+                await database_sync_to_async(bot_reply, thread_sensitive=False)(
+                    conversation_id=self.conversation_id, message_id=message_id
+                )
+            except Exception:
+                logger.exception("bot reply failed for message %s", message_id)
+                # Via our own channel, so it arrives after the echo already queued there.
+                await self.channel_layer.send(
+                    self.channel_name,
+                    {
+                        "type": "chat.error",
+                        "code": "bot_unavailable",
+                        "message": "Sorry, the assistant couldn't answer just now. "
+                        "Your message is saved.",
+                    },
+                )
+            finally:
+                await self.send_typing(False)
+
+    async def send_typing(self, active: bool) -> None:
+        # Through the group, so it is ordered with the messages everyone in it receives.
+        await self.channel_layer.group_send(self.group, {"type": "chat.typing", "active": active})
 
     async def chat_message(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "message", **event["message"]})
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "typing", "active": event["active"]})
+
+    async def chat_error(self, event: dict[str, Any]) -> None:
+        await self.send_error(event["code"], event["message"])
 
     async def send_error(self, code: str, message: str) -> None:
         await self.send_json({"type": "error", "code": code, "message": message})

@@ -1,0 +1,260 @@
+"""The shopper's websocket, end to end through the ASGI app with the in-memory channel layer."""
+
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+
+from tests.factories import make_small_kb, make_store
+from webapp.asgi import application
+from webapp.chat.models import Conversation, Message
+from webapp.kb.services import search_index_build
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+ORIGIN = [(b"origin", b"http://testserver")]
+
+
+@database_sync_to_async
+def _store_with_index():
+    store = make_store(slug="acme", name="Acme")
+    make_small_kb(store)
+    search_index_build(store_id=store.id)
+    return store
+
+
+@database_sync_to_async
+def _messages(conversation_id=None):
+    rows = Message.objects.order_by("id")
+    if conversation_id:
+        rows = rows.filter(conversation_id=conversation_id)
+    return list(rows.values_list("role", "text"))
+
+
+async def _connect(path="/ws/chat/acme/", headers=ORIGIN):
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def _turn(communicator, text):
+    """Send one message; return the frames up to and including the bot's reply."""
+    await communicator.send_json_to({"type": "message", "text": text})
+    frames = []
+    while True:
+        frame = await communicator.receive_json_from(timeout=30)
+        frames.append(frame)
+        if frame["type"] == "message" and frame["role"] == "bot":
+            return frames
+
+
+async def test_shipping_question_gets_the_faq_answer_with_its_source(encoder):
+    store = await _store_with_index()
+    communicator = await _connect()
+    try:
+        hello = await communicator.receive_json_from()
+        assert hello["type"] == "conversation"
+        assert hello["resumed"] is False
+        assert hello["history"] == []
+        assert len(hello["token"]) >= 40
+        frames = await _turn(communicator, "how long does shipping take?")
+        kinds = [(f["type"], f.get("role"), f.get("active")) for f in frames]
+        assert kinds[0] == ("message", "shopper", None)  # saved before the reply is computed
+        assert ("typing", None, True) in kinds
+        bot = frames[-1]
+        assert bot["text"].startswith("Parcels arrive in 1-2 business days")
+        assert bot["intent"] == "delivery_time"
+        assert bot["confidence"] > 0.9
+        [source] = bot["sources"]
+        assert source["kind"] == "faq"
+        assert source["title"] == "How long does shipping take?"
+        assert source["url"] == f"/s/acme/faq/#faq-{source['id']}"
+        assert isinstance(bot["message_id"], int)
+        assert await communicator.receive_json_from() == {"type": "typing", "active": False}
+    finally:
+        await communicator.disconnect()
+    assert await _messages() == [
+        ("shopper", "how long does shipping take?"),
+        ("bot", bot["text"]),
+    ]
+    assert store.id
+
+
+async def test_reconnecting_with_the_token_restores_the_history(encoder):
+    await _store_with_index()
+    first = await _connect()
+    try:
+        token = (await first.receive_json_from())["token"]
+        await _turn(first, "do you take paypal?")
+    finally:
+        await first.disconnect()
+    second = await _connect(f"/ws/chat/acme/?token={token}")
+    try:
+        hello = await second.receive_json_from()
+        assert hello["resumed"] is True
+        assert hello["token"] == token
+        assert [(m["role"], m["text"][:18]) for m in hello["history"]] == [
+            ("shopper", "do you take paypal"),
+            ("bot", "We take iDEAL, car"),
+        ]
+        assert hello["history"][1]["sources"][0]["title"] == "Which payment methods do you accept?"
+    finally:
+        await second.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{not json", "bad_json"),
+        ('["message"]', "bad_frame"),
+        ('{"type": "subscribe"}', "unknown_type"),
+        ('{"type": "message", "text": "   "}', "empty_message"),
+        ('{"type": "message", "text": 42}', "bad_frame"),
+        ('{"type": "message", "text": "' + "x" * 2001 + '"}', "message_too_long"),
+        ('{"type": "message", "text": "' + "x" * 17_000 + '"}', "frame_too_large"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_the_connection_stays_open(frame, code):
+    await database_sync_to_async(make_store)(slug="acme")
+    communicator = await _connect()
+    try:
+        await communicator.receive_json_from()
+        await communicator.send_to(text_data=frame)
+        error = await communicator.receive_json_from()
+        assert error["type"] == "error"
+        assert error["code"] == code
+        assert error["message"]
+        await communicator.send_json_to({"type": "ping"})
+        assert await communicator.receive_json_from() == {"type": "pong"}
+    finally:
+        await communicator.disconnect()
+    assert await _messages() == []
+
+
+async def test_binary_frames_are_refused():
+    await database_sync_to_async(make_store)(slug="acme")
+    communicator = await _connect()
+    try:
+        await communicator.receive_json_from()
+        await communicator.send_to(bytes_data=b"\x00\x01")
+        assert (await communicator.receive_json_from())["code"] == "bad_frame"
+    finally:
+        await communicator.disconnect()
+
+
+async def test_unknown_store_gets_an_error_then_close_4404():
+    communicator = await _connect("/ws/chat/nope/")
+    try:
+        error = await communicator.receive_json_from()
+        assert error == {
+            "type": "error",
+            "code": "unknown_store",
+            "message": "There is no store called 'nope'.",
+        }
+        assert await communicator.receive_output() == {"type": "websocket.close", "code": 4404}
+    finally:
+        await communicator.disconnect()
+
+
+async def test_foreign_origin_is_rejected():
+    await database_sync_to_async(make_store)(slug="acme")
+    communicator = WebsocketCommunicator(
+        application, "/ws/chat/acme/", headers=[(b"origin", b"https://evil.example")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("case", ["unknown", "other_store", "expired"])
+async def test_unusable_token_starts_a_new_conversation_with_a_notice(case):
+    @database_sync_to_async
+    def setup():
+        acme = make_store(slug="acme")
+        other = make_store(slug="other")
+        from webapp.chat.services import conversation_open
+
+        opened = conversation_open(store=other if case == "other_store" else acme, token=None)
+        Message.objects.create(
+            store=acme,
+            conversation_id=opened.conversation_id,
+            role="shopper",
+            text="my secret order 123",
+        )
+        if case == "expired":
+            Conversation.objects.filter(id=opened.conversation_id).update(
+                last_activity_at=timezone.now() - timedelta(days=30)
+            )
+        return "not-a-real-token" if case == "unknown" else opened.token
+
+    token = await setup()
+    communicator = await _connect(f"/ws/chat/acme/?token={token}")
+    try:
+        hello = await communicator.receive_json_from()
+        assert hello["type"] == "conversation"
+        assert hello["resumed"] is False
+        assert hello["history"] == []  # never another shopper's or an expired history
+        assert hello["token"] != token
+        expected = "conversation_expired" if case == "expired" else "unknown_conversation"
+        assert hello["notice"]["code"] == expected
+    finally:
+        await communicator.disconnect()
+
+
+async def test_message_is_kept_when_the_bot_fails(monkeypatch):
+    await database_sync_to_async(make_store)(slug="acme")
+
+    def broken_search(**kwargs):
+        raise RuntimeError("index unavailable")
+
+    monkeypatch.setattr("webapp.chat.services.kb_search", broken_search)
+    communicator = await _connect()
+    try:
+        await communicator.receive_json_from()
+        await communicator.send_json_to({"type": "message", "text": "where is my order?"})
+        echo = await communicator.receive_json_from()
+        assert (echo["type"], echo["role"]) == ("message", "shopper")
+        assert (await communicator.receive_json_from())["type"] == "typing"
+        error = await communicator.receive_json_from()
+        assert error["code"] == "bot_unavailable"
+        assert await communicator.receive_json_from() == {"type": "typing", "active": False}
+        assert "saved" in error["message"]
+    finally:
+        await communicator.disconnect()
+    assert await _messages() == [("shopper", "where is my order?")]
+
+
+async def test_store_without_an_index_answers_honestly():
+    await database_sync_to_async(make_store)(slug="acme")
+    communicator = await _connect()
+    try:
+        await communicator.receive_json_from()
+        bot = (await _turn(communicator, "hello?"))[-1]
+        assert "ask for a human" in bot["text"]
+        assert bot["sources"] == []
+    finally:
+        await communicator.disconnect()
+
+
+async def test_two_tabs_of_one_conversation_both_see_each_message(encoder):
+    await _store_with_index()
+    first = await _connect()
+    try:
+        token = (await first.receive_json_from())["token"]
+        second = await _connect(f"/ws/chat/acme/?token={token}")
+        try:
+            await second.receive_json_from()
+            await _turn(first, "how do I reset my password")
+            seen = []
+            while len(seen) < 2:
+                frame = await second.receive_json_from(timeout=30)
+                if frame["type"] == "message":
+                    seen.append(frame["role"])
+            assert seen == ["shopper", "bot"]
+        finally:
+            await second.disconnect()
+    finally:
+        await first.disconnect()
