@@ -1,0 +1,44 @@
+"""The compose file matches the services mode the settings and README describe."""
+
+from pathlib import Path
+
+import yaml
+
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
+
+
+def _compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+def test_every_role_is_a_service_with_healthchecks_where_others_wait():
+    services = _compose()["services"]
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
+    for name in ("postgres", "redis", "web", "worker"):
+        assert "healthcheck" in services[name], name
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+
+
+def test_app_services_use_the_documented_environment():
+    services = _compose()["services"]
+    for name in ("migrate", "web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["REDIS_URL"].startswith("redis://")
+        assert env["CELERY_BROKER_URL"].startswith("redis://")
+        assert env["MODEL_DIR"] == "/data/models"
+        assert env["DEBUG"] == "0"
+        assert "models:/data/models" in services[name]["volumes"]
+
+
+def test_commands_point_at_real_entry_points():
+    services = _compose()["services"]
+    assert "webapp.asgi:application" in services["web"]["command"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "workers", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "workers", "beat"]
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert "collectstatic" in dockerfile
+    assert "HF_HUB_OFFLINE=1" in dockerfile
