@@ -55,7 +55,7 @@ QUICK_SIZES = (10_000, 100_000)
 DEFAULT_QUERIES = 1_000
 QUICK_QUERIES = 200
 # Flat search over 1M vectors costs ~140 ms a query here: time single exact queries on a subset.
-EXACT_SINGLE_QUERY_BUDGET = 20_000_000  # vectors scanned one query at a time: n * queries
+EXACT_SINGLE_QUERY_BUDGET = 200_000_000  # n * queries searched one at a time: 200 at 1M
 BATCH = 100
 CHUNK_ROWS = 100_000
 
@@ -381,15 +381,21 @@ def print_quality(result: dict[str, Any]) -> None:
 class SyntheticData:
     """Unit vectors around random cluster centres, with a per-cluster spread.
 
-    ``spread`` is the expected norm of a point's noise relative to its unit centre; ``1.5``
-    puts a query's 10th neighbour at cosine ~0.35, so IVF's misses are visible.
+    There are ``clusters_per_sqrt_n * sqrt(n)`` clusters (2,000 at 1M), half of IVF's
+    ``4 * sqrt(n)`` lists at every size, so rows for different ``n`` compare like with like.
+    ``spread`` is the expected norm of a point's noise relative to its unit centre: at 2.0 a
+    query's 10th neighbour sits at cosine ~0.25 and IVF misses some; recall@10 falls quickly as
+    the spread grows (the clusters overlap), so read the IVF recall as relative, not absolute.
     """
 
-    clusters: int = 2048
-    spread: float = 1.5
+    spread: float = 2.0
+    clusters_per_sqrt_n: float = 2.0
     spread_jitter: float = 0.3  # each cluster's spread is scaled by U(1 - j, 1 + j)
     query_noise: float = 0.3  # queries: held-out points plus noise of this relative norm
     seed: int = 20240601
+
+    def clusters(self, n: int) -> int:
+        return max(1, round(self.clusters_per_sqrt_n * np.sqrt(n)))
 
 
 @dataclass(frozen=True)
@@ -416,12 +422,13 @@ def synthetic_vectors(n: int, n_queries: int, data: SyntheticData) -> tuple[np.n
     """``n`` indexed vectors and ``n_queries`` perturbed held-out points, float32, unit norm."""
     rng = np.random.default_rng(data.seed)
     dim = EMBEDDING_DIM
-    centres = normalised(rng.standard_normal((data.clusters, dim), dtype=np.float32))
-    jitter = rng.uniform(1 - data.spread_jitter, 1 + data.spread_jitter, data.clusters)
+    clusters = data.clusters(n)
+    centres = normalised(rng.standard_normal((clusters, dim), dtype=np.float32))
+    jitter = rng.uniform(1 - data.spread_jitter, 1 + data.spread_jitter, clusters)
     sigma = (data.spread * jitter / np.sqrt(dim)).astype(np.float32)
 
     def points(count: int) -> np.ndarray:
-        labels = rng.integers(0, data.clusters, count)
+        labels = rng.integers(0, clusters, count)
         noise = rng.standard_normal((count, dim), dtype=np.float32)
         return normalised(centres[labels] + sigma[labels, None] * noise)
 
@@ -552,8 +559,10 @@ def bench_size(
     return rows, generate_s
 
 
-def run_scale(sizes: Sequence[int], n_queries: int, exact_max: int) -> dict[str, Any]:
-    data = SyntheticData()
+def run_scale(
+    sizes: Sequence[int], n_queries: int, exact_max: int, spread: float
+) -> dict[str, Any]:
+    data = SyntheticData(spread=spread)
     rows: list[ScaleRow] = []
     generate_s: dict[str, float] = {}
     for n in sizes:
@@ -561,7 +570,12 @@ def run_scale(sizes: Sequence[int], n_queries: int, exact_max: int) -> dict[str,
         rows += size_rows
         generate_s[str(n)] = seconds
     return {
-        "data": asdict(data) | {"dim": EMBEDDING_DIM, "queries": n_queries},
+        "data": asdict(data)
+        | {
+            "dim": EMBEDDING_DIM,
+            "queries": n_queries,
+            "clusters": {str(n): data.clusters(n) for n in sizes},
+        },
         "exact_max": exact_max,
         "generate_seconds": generate_s,
         "rows": [asdict(row) for row in rows],
@@ -572,7 +586,8 @@ def print_scale(result: dict[str, Any]) -> None:
     data = result["data"]
     section("Part 2: FAISS exact (flat) vs IVF, synthetic clustered vectors, CPU")
     print(
-        f"{data['dim']}-d unit vectors in {data['clusters']} Gaussian clusters (relative spread "
+        f"{data['dim']}-d unit vectors in {data['clusters_per_sqrt_n']:g}*sqrt(n) Gaussian "
+        f"clusters ({' / '.join(f'{c:,}' for c in data['clusters'].values())}; relative spread "
         f"{data['spread']} +/- {100 * data['spread_jitter']:.0f}%); {data['queries']} queries = "
         f"held-out points + noise {data['query_noise']}; k={K}; recall@10 vs exact; "
         f"* = what choose_spec picks at SEARCH_EXACT_MAX_VECTORS={result['exact_max']:,}"
@@ -602,7 +617,7 @@ def print_scale(result: dict[str, Any]) -> None:
 # --- environment and main --------------------------------------------------------------------
 
 
-def environment() -> dict[str, Any]:
+def environment(load_at_start: float) -> dict[str, Any]:
     import faiss
     import torch
 
@@ -618,6 +633,7 @@ def environment() -> dict[str, Any]:
         "faiss_omp_threads": faiss.omp_get_max_threads(),
         "faiss_gpus": int(faiss.get_num_gpus()),
         "numpy": np.__version__,
+        "load_average_1min_at_start": load_at_start,
         "encoder": shared_encoder().name,
         "encoder_device": shared_encoder().device,
     }
@@ -632,7 +648,8 @@ def print_environment(env: dict[str, Any]) -> None:
         f"faiss {env['faiss']} ({env['faiss_omp_threads']} OpenMP threads), "
         f"GPUs seen by faiss: {env['faiss_gpus']}; GPU used: "
         f"{'part 1 search only' if env['faiss_gpus'] else 'no'} (part 2 is CPU-only)\n"
-        f"numpy {env['numpy']}"
+        f"numpy {env['numpy']}; 1-min load average at start: "
+        f"{env['load_average_1min_at_start']:.2f} (other work on the machine inflates timings)"
     )
 
 
@@ -643,6 +660,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="sizes 10k,100k and 200 queries")
     parser.add_argument("--sizes", help="comma-separated index sizes for part 2")
     parser.add_argument("--queries", type=int, help="queries per size in part 2")
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=SyntheticData.spread,
+        help="cluster spread of the synthetic vectors (default %(default)s; larger is harder)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
     if args.sizes:
@@ -658,6 +681,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="shopdesk-bench-"))
     try:
         quality = run_quality(workdir)
@@ -666,16 +690,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         exact_max = int(settings.SEARCH_EXACT_MAX_VECTORS)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    env = environment()
+    env = environment(load_at_start)
     print_environment(env)
     print_quality(quality)
     sys.stdout.flush()
-    scale = run_scale(args.sizes, args.queries, exact_max)
+    scale = run_scale(args.sizes, args.queries, exact_max, args.spread)
     print_scale(scale)
     total_s = time.perf_counter() - started
-    print(f"\nTotal run time: {total_s:.0f} s")
+    print(
+        f"\nTotal run time: {total_s:.0f} s; 1-min load average at the end: "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     if args.json:
-        report = {"environment": env, "quality": quality, "scale": scale, "seconds": total_s}
+        report = {
+            "environment": env | {"load_average_1min_at_end": os.getloadavg()[0]},
+            "quality": quality,
+            "scale": scale,
+            "seconds": total_s,
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         log(f"wrote {args.json}")

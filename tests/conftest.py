@@ -3,10 +3,16 @@ rule that real-service tests are required under CI=true."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 from tests.services_check import missing_services
 
@@ -46,3 +52,32 @@ def _isolated_model_dir(settings, tmp_path_factory: pytest.TempPathFactory):
     live_knowledge_bases.clear()
     yield
     live_knowledge_bases.clear()
+
+
+class _ClosingExecutor(ThreadPoolExecutor):
+    """A thread pool whose jobs close their thread's database connections when they finish."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def run():  # type: ignore[no-untyped-def]
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                connections.close_all()
+
+        return super().submit(run)
+
+
+@pytest_asyncio.fixture
+async def close_thread_db_connections() -> AsyncIterator[None]:
+    """Leave no database connection open in the threads a consumer test used.
+
+    channels.testing turns ``close_old_connections`` into a no-op while a communicator runs, so
+    connections opened by ``database_sync_to_async`` would outlive the test and PostgreSQL
+    could not drop the test database at the end of the session.
+    """
+    loop = asyncio.get_running_loop()
+    executor = _ClosingExecutor(thread_name_prefix="test-loop-default")
+    loop.set_default_executor(executor)  # runs the consumer's thread_sensitive=False calls
+    yield
+    await sync_to_async(connections.close_all)()  # the one thread for thread-sensitive calls
+    executor.shutdown(wait=True)

@@ -87,7 +87,13 @@ TEMPLATES = [
 _database_url = env_url("DATABASE_URL", {"postgres", "postgresql", "sqlite"})
 if _database_url:
     try:
-        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+        # Persistent connections stay off by default: under ASGI every pool thread would keep
+        # its own idle connection open. Use a pooler (PgBouncer) for reuse.
+        DATABASES = {
+            "default": dj_database_url.parse(
+                _database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+            )
+        }
     except Exception as exc:  # dj-database-url raises several types for malformed URLs
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -119,6 +125,9 @@ else:
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"redis", "rediss", "amqp", "amqps"})
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+if CELERY_TASK_ALWAYS_EAGER:
+    # Eager tasks never touch a broker; "memory://" keeps Celery from probing localhost.
+    CELERY_BROKER_URL = "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

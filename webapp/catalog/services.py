@@ -97,6 +97,7 @@ def product_values_clean(*, store: Store, values: dict[str, Any]) -> dict[str, A
     }
 
 
+@transaction.atomic
 def _upsert(model: type, *, store: Store, key: dict[str, Any], fields: dict[str, Any]) -> str:
     existing = model.objects.select_for_update().filter(store=store, **key).first()
     if existing is None:

@@ -22,4 +22,5 @@ def send_message_event_on_commit(*, conversation_id: int, payload: dict[str, obj
             conversation_group(conversation_id), {"type": "chat.message", "message": payload}
         )
 
-    transaction.on_commit(send)
+    # robust: a channel-layer outage is logged; the message is saved and shows on reconnect.
+    transaction.on_commit(send, robust=True)

@@ -12,7 +12,11 @@ from webapp.asgi import application
 from webapp.chat.models import Conversation, Message
 from webapp.kb.services import search_index_build
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_db_connections"),
+]
 
 ORIGIN = [(b"origin", b"http://testserver")]
 

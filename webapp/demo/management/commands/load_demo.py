@@ -21,6 +21,6 @@ class Command(BaseCommand):
         for error in [*result.products.errors, *result.faq.errors]:
             self.stderr.write(f"  {error}")
         if logins:
-            self.stdout.write("Demo logins (admin at http://127.0.0.1:8000/admin/):")
+            self.stdout.write("Demo logins:")
             for username, password, role in DEMO_LOGINS:
                 self.stdout.write(f"  {role:<10} {username:<9} password: {password}")

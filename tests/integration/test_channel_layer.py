@@ -1,0 +1,161 @@
+"""The chat websocket over the real Redis channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings as django_settings
+
+from tests.factories import make_small_kb, make_store
+from tests.integration.conftest import run_in_thread
+from webapp.asgi import application
+from webapp.catalog.models import FaqEntry
+from webapp.chat.events import conversation_group
+from webapp.chat.models import Conversation
+from webapp.chat.services import shopper_message_post
+from webapp.kb.services import search_index_build
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_db_connections"),
+]
+
+FRAME_TIMEOUT = 30
+
+
+@pytest_asyncio.fixture
+async def redis_layer_config(settings) -> AsyncIterator[dict[str, Any]]:
+    """CHANNEL_LAYERS pointed at Redis (REDIS_URL), under a prefix of this test's own whose
+    keys are deleted afterwards."""
+    assert django_settings.REDIS_URL, "REDIS_URL must be set for the services tests"
+    config = {
+        "hosts": [django_settings.REDIS_URL],
+        "prefix": f"shopdesk-test-{uuid.uuid4().hex[:8]}",
+        "capacity": 500,
+        "expiry": 30,
+    }
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}
+    }
+    yield config
+    await get_channel_layer().flush()
+
+
+def _small_store_with_index():
+    store = make_store()
+    make_small_kb(store)
+    search_index_build(store_id=store.id)
+    return store
+
+
+def _conversation_id(token: str) -> int:
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    return Conversation.objects.get(token_hash=token_hash).id
+
+
+async def _connect(slug: str) -> tuple[WebsocketCommunicator, dict[str, Any]]:
+    communicator = WebsocketCommunicator(
+        application, f"/ws/chat/{slug}/", headers=[(b"origin", b"http://testserver")]
+    )
+    connected, _ = await communicator.connect(timeout=FRAME_TIMEOUT)
+    assert connected
+    opening = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
+    assert opening["type"] == "conversation", opening
+    return communicator, opening
+
+
+async def _receive_message(communicator: WebsocketCommunicator, role: str) -> dict[str, Any]:
+    """The next ``message`` frame from ``role``, skipping other frames (typing indicators)."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
+        assert frame["type"] != "error", frame
+        if frame["type"] == "message" and frame["role"] == role:
+            return frame
+
+
+async def test_layer_is_redis(redis_layer_config) -> None:
+    layer = get_channel_layer()
+    assert isinstance(layer, RedisChannelLayer)
+    assert layer.prefix == redis_layer_config["prefix"]
+
+
+async def test_message_posted_outside_the_consumer_reaches_the_socket(
+    redis_layer_config,
+) -> None:
+    store = await database_sync_to_async(make_store)()
+    communicator, opening = await _connect(store.slug)
+    try:
+        conversation_id = await database_sync_to_async(_conversation_id)(opening["token"])
+        # Another thread with its own event loop and database connection (as a worker or the
+        # admin would be): its on-commit push can reach this socket only through Redis.
+        message = await asyncio.to_thread(
+            run_in_thread,
+            shopper_message_post,
+            conversation_id=conversation_id,
+            text="Is anyone there?",
+        )
+
+        frame = await _receive_message(communicator, "shopper")
+        assert frame["text"] == "Is anyone there?"
+        assert frame["message_id"] == message.id
+    finally:
+        await communicator.disconnect()
+
+
+async def test_group_send_from_a_separate_layer_instance_reaches_the_socket(
+    redis_layer_config,
+) -> None:
+    store = await database_sync_to_async(make_store)()
+    communicator, opening = await _connect(store.slug)
+    try:
+        conversation_id = await database_sync_to_async(_conversation_id)(opening["token"])
+        # A layer instance that shares nothing with the consumer's but the Redis server.
+        outside = RedisChannelLayer(**redis_layer_config)
+        assert outside is not get_channel_layer()
+        payload = {"role": "agent", "text": "Hello from the team", "sources": []}
+        try:
+            await outside.group_send(
+                conversation_group(conversation_id), {"type": "chat.message", "message": payload}
+            )
+        finally:
+            await outside.close_pools()
+
+        frame = await _receive_message(communicator, "agent")
+        assert frame == {"type": "message", **payload}
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.slow
+async def test_chat_turn_over_redis_answers_from_the_faq(redis_layer_config, encoder) -> None:
+    store = await database_sync_to_async(_small_store_with_index)()
+    shipping = await database_sync_to_async(FaqEntry.objects.get)(
+        store=store, question="How long does shipping take?"
+    )
+    communicator, _ = await _connect(store.slug)
+    try:
+        await communicator.send_json_to({"type": "message", "text": "how long does shipping take?"})
+        echo = await _receive_message(communicator, "shopper")
+        assert echo["text"] == "how long does shipping take?"
+
+        reply = await _receive_message(communicator, "bot")
+        assert reply["text"] == shipping.answer
+        assert reply["intent"] == "delivery_time"
+        assert {"kind": "faq", "id": shipping.id} in [
+            {"kind": source["kind"], "id": source["id"]} for source in reply["sources"]
+        ]
+        assert reply["message_id"] > echo["message_id"]
+    finally:
+        await communicator.disconnect()
