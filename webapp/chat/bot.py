@@ -15,6 +15,10 @@ NOT_SURE = (
     "I'm not sure I've understood that correctly. Here is what I found that might help — "
     "or ask for a human and a member of our team will pick it up."
 )
+NOT_FOUND = (
+    "I'm sorry, I couldn't find anything about that. Could you rephrase it, or ask for a human "
+    "and a member of our team will pick it up?"
+)
 NO_KNOWLEDGE = (
     "I can't look that up right now. Please try again in a moment, or ask for a human and a "
     "member of our team will pick it up."
@@ -35,6 +39,8 @@ class Thresholds:
     product_margin: float = 0.08
     max_products: int = 3
     max_suggestions: int = 3
+    # Below this, hits are noise ("what's the meaning of life" -> a doormat): don't show them.
+    suggestion_floor: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -66,4 +72,6 @@ def decide_reply(
         return BotReply(
             "\n".join(lines), products, intent="product_question", confidence=best.score
         )
-    return BotReply(NOT_SURE, sources[: thresholds.max_suggestions], confidence=best.score)
+    suggestions = [s for s in sources if s.score >= thresholds.suggestion_floor]
+    text = NOT_SURE if suggestions else NOT_FOUND
+    return BotReply(text, suggestions[: thresholds.max_suggestions], confidence=best.score)

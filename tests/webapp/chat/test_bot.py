@@ -1,6 +1,13 @@
 """The bot's decision rules, without a model: search results in, reply out."""
 
-from webapp.chat.bot import NO_KNOWLEDGE, NOT_SURE, PRODUCT_INTRO, Thresholds, decide_reply
+from webapp.chat.bot import (
+    NO_KNOWLEDGE,
+    NOT_FOUND,
+    NOT_SURE,
+    PRODUCT_INTRO,
+    Thresholds,
+    decide_reply,
+)
 from webapp.kb.selectors import Source
 
 THRESHOLDS = Thresholds(faq=0.55, product=0.45, product_margin=0.08)
@@ -58,3 +65,11 @@ def test_no_results_says_so():
     assert reply.text == NO_KNOWLEDGE
     assert reply.sources == []
     assert reply.confidence is None
+
+
+def test_noise_is_not_shown_as_suggestions():
+    reply = decide_reply([product(1, 0.2), faq(2, 0.15)], thresholds=THRESHOLDS, faq_intents={})
+    assert reply.text == NOT_FOUND
+    assert "human" in reply.text
+    assert reply.sources == []
+    assert reply.confidence == 0.2
