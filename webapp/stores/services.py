@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -25,6 +25,42 @@ def store_get_or_create(*, slug: str, name: str, currency: str = "EUR") -> tuple
     if existing is not None:
         return existing, False
     return store_create(slug=slug, name=name, currency=currency), True
+
+
+# What each role may do in the admin; rows are further limited to the user's own stores.
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    Role.MERCHANT: [
+        ("catalog", "add_product"),
+        ("catalog", "change_product"),
+        ("catalog", "delete_product"),
+        ("catalog", "view_product"),
+        ("catalog", "add_faqentry"),
+        ("catalog", "change_faqentry"),
+        ("catalog", "delete_faqentry"),
+        ("catalog", "view_faqentry"),
+        ("kb", "view_searchindex"),
+        ("chat", "view_conversation"),
+        ("stores", "view_store"),
+    ],
+    Role.AGENT: [
+        ("chat", "view_conversation"),
+        ("catalog", "view_faqentry"),
+        ("catalog", "view_product"),
+        ("stores", "view_store"),
+    ],
+}
+
+
+def role_group(role: str) -> Group:
+    """The auth group carrying a role's admin permissions (created on first use)."""
+    group, _ = Group.objects.get_or_create(name=f"ShopDesk {role}s")
+    wanted = ROLE_PERMISSIONS[role]
+    permissions = Permission.objects.filter(
+        content_type__app_label__in={app for app, _ in wanted},
+        codename__in={codename for _, codename in wanted},
+    )
+    group.permissions.set(permissions)
+    return group
 
 
 @dataclass(frozen=True)
@@ -64,4 +100,5 @@ def store_user_upsert(
     membership, _ = Membership.objects.update_or_create(
         store=store, user=user, defaults={"role": role}
     )
+    user.groups.add(role_group(role))
     return StoreUserResult(user=user, membership=membership, user_created=created)
