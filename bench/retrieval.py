@@ -699,7 +699,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     total_s = time.perf_counter() - started
     print(
         f"\nTotal run time: {total_s:.0f} s; 1-min load average at the end: "
-        f"{os.getloadavg()[0]:.2f}"
+        f"{os.getloadavg()[0]:.2f} (this run's own busy threads count towards it)"
     )
     if args.json:
         report = {
