@@ -66,7 +66,7 @@ def choose_spec(n_vectors: int, *, exact_max: int) -> IndexSpec:
     Measured in bench/retrieval (2 CPU cores, 384-d): a flat single-query search costs 0.8 ms at
     10k vectors and 12.6 ms at 100k (linear in n), so up to the default 50k it stays within a
     chat turn's budget while being exact. Above it, IVF with ``nprobe`` = 1/16 of the lists
-    keeps recall@10 at 0.978 (100k, 0.68 ms) and 0.980 (1M, 6.3 ms vs 253 ms flat).
+    keeps recall@10 at 0.978 (100k, 0.66 ms) and 0.980 (1M, 6.5 ms vs 123 ms flat).
     """
     if n_vectors <= exact_max:
         return IndexSpec(EXACT)
