@@ -76,6 +76,18 @@ async def _connect(slug: str) -> tuple[WebsocketCommunicator, dict[str, Any]]:
     return communicator, opening
 
 
+async def _open_conversation() -> tuple[WebsocketCommunicator, int]:
+    """A connected shopper socket on a new store, and its conversation's id."""
+    store = await database_sync_to_async(make_store)()
+    communicator, opening = await _connect(store.slug)
+    try:
+        conversation_id = await database_sync_to_async(_conversation_id)(opening["token"])
+    except BaseException:
+        await communicator.disconnect()
+        raise
+    return communicator, conversation_id
+
+
 async def _receive_message(communicator: WebsocketCommunicator, role: str) -> dict[str, Any]:
     """The next ``message`` frame from ``role``, skipping other frames (typing indicators)."""
     while True:
@@ -94,10 +106,8 @@ async def test_layer_is_redis(redis_layer_config) -> None:
 async def test_message_posted_outside_the_consumer_reaches_the_socket(
     redis_layer_config,
 ) -> None:
-    store = await database_sync_to_async(make_store)()
-    communicator, opening = await _connect(store.slug)
+    communicator, conversation_id = await _open_conversation()
     try:
-        conversation_id = await database_sync_to_async(_conversation_id)(opening["token"])
         # Another thread with its own event loop and database connection (as a worker or the
         # admin would be): its on-commit push can reach this socket only through Redis.
         message = await asyncio.to_thread(
@@ -117,10 +127,8 @@ async def test_message_posted_outside_the_consumer_reaches_the_socket(
 async def test_group_send_from_a_separate_layer_instance_reaches_the_socket(
     redis_layer_config,
 ) -> None:
-    store = await database_sync_to_async(make_store)()
-    communicator, opening = await _connect(store.slug)
+    communicator, conversation_id = await _open_conversation()
     try:
-        conversation_id = await database_sync_to_async(_conversation_id)(opening["token"])
         # A layer instance that shares nothing with the consumer's but the Redis server.
         outside = RedisChannelLayer(**redis_layer_config)
         assert outside is not get_channel_layer()

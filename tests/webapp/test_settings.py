@@ -71,42 +71,24 @@ def test_production_settings_pass_check_deploy():
     assert "no issues" in result.stdout
 
 
-def test_service_urls_switch_backends(monkeypatch):
+def test_service_urls_switch_backends():
     code = (
         "from django.conf import settings as s;"
         "print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'],"
         " s.CELERY_TASK_ALWAYS_EAGER)"
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
-    }
-    embedded = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    shell = ["shell", "-v", "0", "-c", code]
+    embedded = _run(shell)
     assert embedded.stdout.split() == [
         "django.db.backends.sqlite3",
         "channels.layers.InMemoryChannelLayer",
         "True",
     ]
-    services = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
-        cwd=ROOT,
-        env={
-            **env,
-            "DATABASE_URL": "postgres://u@db:5432/shop",
-            "REDIS_URL": "redis://cache:6379/0",
-            "CELERY_BROKER_URL": "amqp://guest@mq//",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
+    services = _run(
+        shell,
+        DATABASE_URL="postgres://u@db:5432/shop",
+        REDIS_URL="redis://cache:6379/0",
+        CELERY_BROKER_URL="amqp://guest@mq//",
     )
     assert services.stdout.split() == [
         "django.db.backends.postgresql",

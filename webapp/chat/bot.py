@@ -51,17 +51,13 @@ class BotReply:
     confidence: float | None = None
 
 
-def decide_reply(
-    sources: list[Source], *, thresholds: Thresholds, faq_intents: dict[int, str]
-) -> BotReply:
+def decide_reply(sources: list[Source], *, thresholds: Thresholds) -> BotReply:
     """Answer from the best FAQ entry, list matching products, or say honestly it's unsure."""
     if not sources:
         return BotReply(NO_KNOWLEDGE)
     best = sources[0]
     if best.kind == FAQ and best.score >= thresholds.faq:
-        return BotReply(
-            best.answer, [best], intent=faq_intents.get(best.id) or None, confidence=best.score
-        )
+        return BotReply(best.answer, [best], intent=best.intent or None, confidence=best.score)
     if best.kind == PRODUCT and best.score >= thresholds.product:
         products = [
             s

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.catalog.models import FaqEntry
 from webapp.chat.bot import Thresholds, decide_reply
 from webapp.chat.events import send_message_event_on_commit
 from webapp.chat.models import Conversation, Message, Role
@@ -125,12 +124,7 @@ def bot_reply(*, conversation_id: int, message_id: int) -> Message:
     )
     store_id = shopper_message.store_id
     sources = kb_search(store_id=store_id, query=shopper_message.text, k=5)
-    faq_ids = [source.id for source in sources if source.kind == "faq"]
-    faq_intents = dict(
-        FaqEntry.objects.filter(id__in=faq_ids).exclude(intent="").values_list("id", "intent")
-    )
-    thresholds = Thresholds(faq=settings.CHAT_ANSWER_MIN_SCORE)
-    reply = decide_reply(sources, thresholds=thresholds, faq_intents=faq_intents)
+    reply = decide_reply(sources, thresholds=Thresholds(faq=settings.CHAT_ANSWER_MIN_SCORE))
     with transaction.atomic():
         message = Message.objects.create(
             store_id=store_id,

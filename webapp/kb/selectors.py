@@ -55,6 +55,7 @@ class Source:
     url: str
     score: float
     answer: str = ""
+    intent: str = ""
     price: str = ""
 
     def as_source(self) -> dict[str, object]:
@@ -106,6 +107,7 @@ def _resolve(store_id: int, hits: list[Hit]) -> list[Source]:
                     entry.get_absolute_url(),
                     hit.score,
                     answer=entry.answer,
+                    intent=entry.intent,
                 )
             )
         elif hit.kind == PRODUCT and hit.id in product_by_id:

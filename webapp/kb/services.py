@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from retrieval.documents import content_hash
-from retrieval.embedding import shared_encoder
+from retrieval.embedding import base_model_path, shared_encoder
 from retrieval.knowledge import FORMAT_VERSION, ProgressCallback, build_knowledge_base
 from webapp.kb.models import SearchIndex
 from webapp.kb.selectors import kb_documents, search_index_live
@@ -44,11 +44,12 @@ def search_index_build(
 ) -> BuildResult:
     """Build a new index version unless the live one already covers the same content."""
     documents = kb_documents(store_id=store_id)
-    encoder = shared_encoder()
-    fingerprint = content_hash(documents, salt=f"{encoder.name}:{FORMAT_VERSION}")
+    # The fingerprint names the encoder without loading it (~5 s), so a no-op rebuild is cheap.
+    fingerprint = content_hash(documents, salt=f"{base_model_path().name}:{FORMAT_VERSION}")
     live = search_index_live(store_id=store_id)
     if not force and _covers(live, fingerprint):
         return BuildResult(index=live, built=False)  # type: ignore[arg-type]
+    encoder = shared_encoder()
     knowledge = build_knowledge_base(
         documents,
         encoder.encode,

@@ -13,8 +13,10 @@ from webapp.kb.selectors import Source
 THRESHOLDS = Thresholds(faq=0.55, product=0.45, product_margin=0.08)
 
 
-def faq(id_, score, answer="An answer."):
-    return Source("faq", id_, f"Question {id_}?", f"/s/x/faq/#faq-{id_}", score, answer=answer)
+def faq(id_, score, answer="An answer.", intent=""):
+    return Source(
+        "faq", id_, f"Question {id_}?", f"/s/x/faq/#faq-{id_}", score, answer=answer, intent=intent
+    )
 
 
 def product(id_, score):
@@ -23,9 +25,7 @@ def product(id_, score):
 
 def test_confident_faq_answer_cites_only_its_entry():
     reply = decide_reply(
-        [faq(1, 0.8, "Two days."), faq(2, 0.6)],
-        thresholds=THRESHOLDS,
-        faq_intents={1: "delivery_time"},
+        [faq(1, 0.8, "Two days.", intent="delivery_time"), faq(2, 0.6)], thresholds=THRESHOLDS
     )
     assert reply.text == "Two days."
     assert [s.id for s in reply.sources] == [1]
@@ -35,9 +35,7 @@ def test_confident_faq_answer_cites_only_its_entry():
 
 def test_products_within_margin_are_listed_as_cards():
     reply = decide_reply(
-        [product(1, 0.7), product(2, 0.65), faq(9, 0.6), product(3, 0.5)],
-        thresholds=THRESHOLDS,
-        faq_intents={},
+        [product(1, 0.7), product(2, 0.65), faq(9, 0.6), product(3, 0.5)], thresholds=THRESHOLDS
     )
     assert reply.text.splitlines() == [
         PRODUCT_INTRO,
@@ -50,9 +48,7 @@ def test_products_within_margin_are_listed_as_cards():
 
 def test_low_confidence_hedges_and_offers_a_human():
     reply = decide_reply(
-        [faq(1, 0.5), product(2, 0.4), faq(3, 0.3), faq(4, 0.2)],
-        thresholds=THRESHOLDS,
-        faq_intents={1: "x"},
+        [faq(1, 0.5, intent="x"), product(2, 0.4), faq(3, 0.3), faq(4, 0.2)], thresholds=THRESHOLDS
     )
     assert reply.text == NOT_SURE
     assert "human" in reply.text
@@ -61,14 +57,14 @@ def test_low_confidence_hedges_and_offers_a_human():
 
 
 def test_no_results_says_so():
-    reply = decide_reply([], thresholds=THRESHOLDS, faq_intents={})
+    reply = decide_reply([], thresholds=THRESHOLDS)
     assert reply.text == NO_KNOWLEDGE
     assert reply.sources == []
     assert reply.confidence is None
 
 
 def test_noise_is_not_shown_as_suggestions():
-    reply = decide_reply([product(1, 0.2), faq(2, 0.15)], thresholds=THRESHOLDS, faq_intents={})
+    reply = decide_reply([product(1, 0.2), faq(2, 0.15)], thresholds=THRESHOLDS)
     assert reply.text == NOT_FOUND
     assert "human" in reply.text
     assert reply.sources == []

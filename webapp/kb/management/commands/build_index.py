@@ -16,13 +16,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--store", required=True, help="store slug")
         parser.add_argument("--force", action="store_true", help="build even if unchanged")
-        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument(
+            "--json", dest="as_json", action="store_true", help="print the result as JSON"
+        )
 
-    def handle(self, *args, store, force, json: bool, **options):
+    def handle(self, *args, store, force, as_json: bool, **options):
         store_obj = store_get_by_slug(slug=store)
         if store_obj is None:
             raise CommandError(f"Unknown store {store!r}")
-        bar = tqdm(total=0, unit="chunk", desc=f"indexing {store}", disable=json or None)
+        bar = tqdm(total=0, unit="chunk", desc=f"indexing {store}", disable=as_json or None)
 
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -41,8 +43,8 @@ class Command(BaseCommand):
             "build_seconds": index.build_seconds,
             "path": str(index.directory),
         }
-        if json:
-            self.stdout.write(_json_dumps(summary))
+        if as_json:
+            self.stdout.write(json.dumps(summary))
         elif result.built:
             self.stdout.write(
                 self.style.SUCCESS(
@@ -52,7 +54,3 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"Index v{index.version} for {store} is up to date")
-
-
-def _json_dumps(value: object) -> str:
-    return json.dumps(value)

@@ -20,11 +20,13 @@ class Command(BaseCommand):
         parser.add_argument("query", nargs="?", help="one query (or use --input)")
         parser.add_argument("--store", required=True, help="store slug")
         parser.add_argument("--k", type=int, default=5, help="hits per query (default 5)")
-        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        parser.add_argument(
+            "--json", dest="as_json", action="store_true", help="print JSON instead of a table"
+        )
         parser.add_argument("--input", type=Path, help="file with one query a line")
         parser.add_argument("--output", type=Path, help="write JSONL here instead of stdout")
 
-    def handle(self, *args, query, store, k, json: bool, input: Path | None, output, **opts):
+    def handle(self, *args, query, store, k, as_json: bool, input: Path | None, output, **opts):
         if (query is None) == (input is None):
             raise CommandError("give either a query or --input FILE")
         if not 1 <= k <= 100:
@@ -54,9 +56,9 @@ class Command(BaseCommand):
         ]
         out = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
         try:
-            if json or input is not None:
+            if as_json or input is not None:
                 for result in results:
-                    out.write(_dumps(result) + "\n")
+                    out.write(json.dumps(result, ensure_ascii=False) + "\n")
             else:
                 for rank, hit in enumerate(results[0]["hits"], start=1):
                     out.write(
@@ -65,7 +67,3 @@ class Command(BaseCommand):
         finally:
             if output:
                 out.close()
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)

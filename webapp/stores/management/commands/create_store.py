@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from webapp.common.errors import validation_message
 from webapp.stores.services import store_create
 
 
@@ -18,11 +19,5 @@ class Command(BaseCommand):
         try:
             store = store_create(slug=slug, name=name, currency=currency)
         except ValidationError as exc:
-            raise CommandError(_messages(exc)) from None
+            raise CommandError(validation_message(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"Created store {store.slug!r} ({store.name})"))
-
-
-def _messages(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
-    return " ".join(exc.messages)

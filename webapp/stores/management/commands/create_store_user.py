@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from webapp.stores.management.commands.create_store import _messages
+from webapp.common.errors import validation_message
 from webapp.stores.models import Role
 from webapp.stores.selectors import store_get_by_slug
 from webapp.stores.services import store_user_upsert
@@ -29,7 +29,7 @@ class Command(BaseCommand):
                 store=store_obj, username=username, password=password, role=role, email=email
             )
         except ValidationError as exc:
-            raise CommandError(_messages(exc)) from None
+            raise CommandError(validation_message(exc)) from None
         verb = "Created" if result.user_created else "Updated"
         self.stdout.write(
             self.style.SUCCESS(f"{verb} {username!r}: {role} of store {store_obj.slug!r}")
