@@ -45,13 +45,16 @@ def encoder():
 
 @pytest.fixture(autouse=True)
 def _isolated_model_dir(settings, tmp_path_factory: pytest.TempPathFactory):
-    """Each test gets its own MODEL_DIR and an empty in-process index cache."""
+    """Each test gets its own MODEL_DIR and empty in-process index and model caches."""
     from webapp.kb.runtime import live_knowledge_bases
+    from webapp.mlops.runtime import live_models
 
     settings.MODEL_DIR = tmp_path_factory.mktemp("models")
     live_knowledge_bases.clear()
+    live_models.clear()
     yield
     live_knowledge_bases.clear()
+    live_models.clear()
 
 
 class _ClosingExecutor(ThreadPoolExecutor):

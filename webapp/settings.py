@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "webapp.catalog",
     "webapp.kb",
     "webapp.chat",
+    "webapp.intents",
+    "webapp.orders",
+    "webapp.mlops",
     "webapp.demo",
 ]
 
@@ -145,6 +148,12 @@ if SEARCH_DEVICE not in {"auto", "cpu", "gpu"}:
 # Below this many chunks the index is exact (flat); above it IVF. Chosen in bench/retrieval.
 SEARCH_EXACT_MAX_VECTORS = env_int("SEARCH_EXACT_MAX_VECTORS", 50_000, minimum=1)
 
+# Share of a store's labelled examples held out for evaluation when it keeps no explicit
+# held-out set (chosen by a hash of the text, so the split never changes between trainings).
+INTENT_HELDOUT_PERCENT = env_int("INTENT_HELDOUT_PERCENT", 15, minimum=1)
+# Wall-clock cap on one intent training; 10,000 examples fit in it on a 2-core CPU.
+INTENT_TRAIN_MAX_SECONDS = env_int("INTENT_TRAIN_MAX_SECONDS", 18 * 60, minimum=10)
+
 # --- Chat -----------------------------------------------------------------------------------
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 16_384, minimum=256)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2_000, minimum=10)
@@ -152,6 +161,10 @@ CHAT_CONVERSATION_TTL_HOURS = env_int("CHAT_CONVERSATION_TTL_HOURS", 72, minimum
 CHAT_HISTORY_LIMIT = env_int("CHAT_HISTORY_LIMIT", 200, minimum=1)
 # Cosine similarity of the best FAQ chunk above which the bot answers with that entry.
 CHAT_ANSWER_MIN_SCORE = env_float("CHAT_ANSWER_MIN_SCORE", 0.55)
+# VADER compound score at or below which a message reads as very negative and goes to a human.
+CHAT_VERY_NEGATIVE = env_float("CHAT_VERY_NEGATIVE", -0.7)
+# Order numbers look like "<prefix>-12345"; shoppers may type "#12345" or "sd12345".
+CHAT_ORDER_PREFIX = env_str("CHAT_ORDER_PREFIX", "SD") or "SD"
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

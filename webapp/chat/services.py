@@ -1,4 +1,4 @@
-"""Writes for the chat: opening conversations, saving messages, the bot's turn."""
+"""Writes for the chat: conversations, messages, the bot's turn, and the hand-off to agents."""
 
 from __future__ import annotations
 
@@ -6,17 +6,32 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.chat.bot import Thresholds, decide_reply
-from webapp.chat.events import send_message_event_on_commit
-from webapp.chat.models import Conversation, Message, Role
-from webapp.chat.selectors import conversation_history
-from webapp.kb.selectors import kb_search
+from webapp.chat import states
+from webapp.chat.events import (
+    send_message_event_on_commit,
+    send_presence_event_on_commit,
+    send_state_event_on_commit,
+)
+from webapp.chat.knowledge import StoreKnowledge
+from webapp.chat.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationState,
+    Message,
+    MessageRating,
+    RatingValue,
+    Role,
+    agent_display_name,
+)
+from webapp.chat.selectors import conversation_history, conversation_state_payload
 from webapp.stores.models import Store
+from webapp.stores.selectors import store_ids_for_user
 
 
 class ChatError(ValueError):
@@ -36,6 +51,7 @@ class OpenedConversation:
     token: str
     resumed: bool
     history: list[dict[str, object]]
+    state: dict[str, object]
     notice: dict[str, str] | None = None
 
 
@@ -73,12 +89,20 @@ def conversation_open(*, store: Store, token: str | None) -> OpenedConversation:
                 token,
                 resumed=True,
                 history=conversation_history(conversation_id=conversation.id),
+                state=conversation_state_payload(conversation),
             )
     new_token = secrets.token_urlsafe(32)
     conversation = Conversation.objects.create(
         store=store, token_hash=_hash_token(new_token), last_activity_at=timezone.now()
     )
-    return OpenedConversation(conversation.id, new_token, resumed=False, history=[], notice=notice)
+    return OpenedConversation(
+        conversation.id,
+        new_token,
+        resumed=False,
+        history=[],
+        state=conversation_state_payload(conversation),
+        notice=notice,
+    )
 
 
 def message_text_clean(text: object) -> str:
@@ -95,9 +119,37 @@ def message_text_clean(text: object) -> str:
     return cleaned
 
 
+class ConversationStateError(ChatError):
+    """A hand-off move that the conversation's current state doesn't allow."""
+
+    code = "bad_state"
+
+
+class ClaimConflict(ConversationStateError):
+    """Another agent holds the conversation."""
+
+    code = "claimed"
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    message: Message
+    # False while a human has the conversation (or is coming): the bot stays silent.
+    bot_answers: bool
+    # The text before redaction, for this turn's bot only; never stored.
+    raw_text: str
+
+
 @transaction.atomic
-def shopper_message_post(*, conversation_id: int, text: object) -> Message:
-    """Validate and save a shopper's message before anything else happens to it."""
+def shopper_message_post(*, conversation_id: int, text: object) -> PostedMessage:
+    """Validate, redact and save a shopper's message before anything else happens to it.
+
+    Personal data (emails, phone, card and bank numbers) is replaced before the text is
+    stored; the caller keeps the original in memory for this one turn (an order lookup
+    needs the email). A message after "resolved" reopens the conversation with the bot.
+    """
+    from nlp.pii import redact
+
     cleaned = message_text_clean(text)
     conversation = Conversation.objects.select_for_update().get(id=conversation_id)
     if _expired(conversation):
@@ -105,29 +157,71 @@ def shopper_message_post(*, conversation_id: int, text: object) -> Message:
             "This conversation has expired. Reload the page to start a new one.",
             code="conversation_expired",
         )
+    redacted = redact(cleaned)
     message = Message.objects.create(
-        store_id=conversation.store_id, conversation=conversation, role=Role.SHOPPER, text=cleaned
+        store_id=conversation.store_id,
+        conversation=conversation,
+        role=Role.SHOPPER,
+        text=redacted.text,
+        redactions=list(redacted.kinds),
     )
     conversation.last_activity_at = timezone.now()
     conversation.save(update_fields=["last_activity_at"])
     send_message_event_on_commit(conversation_id=conversation.id, payload=message.as_payload())
-    return message
-
-
-def bot_reply(*, conversation_id: int, message_id: int) -> Message:
-    """The bot's turn for one saved shopper message: search, decide, save, push.
-
-    The search runs outside the transaction: it encodes (~10 ms) and must not hold row locks.
-    """
-    shopper_message = Message.objects.select_related("conversation").get(
-        id=message_id, conversation_id=conversation_id
+    if conversation.state == ConversationState.RESOLVED:
+        _transition(conversation, states.REOPEN, reason="the shopper wrote again")
+    return PostedMessage(
+        message, bot_answers=conversation.state in states.BOT_ANSWERS, raw_text=cleaned
     )
-    store_id = shopper_message.store_id
-    sources = kb_search(store_id=store_id, query=shopper_message.text, k=5)
-    reply = decide_reply(sources, thresholds=Thresholds(faq=settings.CHAT_ANSWER_MIN_SCORE))
+
+
+def bot_reply(
+    *, conversation_id: int, message_id: int, raw_text: str | None = None
+) -> Message | None:
+    """The bot's turn for one saved shopper message; None when a human has the conversation.
+
+    ``raw_text`` is the message before redaction, held in memory for this turn only. The model
+    and the search run outside the transaction (~10 ms each on CPU) so no row lock is held
+    while they work; the state is checked again under the lock before the reply is saved, so
+    an agent who claimed the conversation meanwhile is never talked over.
+    """
+    from nlp.sentiment_lexicon import polarity
+    from webapp.chat.bot import Thresholds, Turn, decide
+    from webapp.intents.selectors import intent_classifier_live
+
+    shopper_message = Message.objects.select_related("conversation__store").get(
+        id=message_id, conversation_id=conversation_id, role=Role.SHOPPER
+    )
+    conversation = shopper_message.conversation
+    if conversation.state not in states.BOT_ANSWERS:
+        return None
+    text = raw_text or shopper_message.text
+    classifier = intent_classifier_live(store_id=conversation.store_id)
+    prediction = classifier.predict([text])[0] if classifier is not None else None
+    turn = Turn(
+        text=text,
+        prediction=prediction,
+        polarity=polarity(text),
+        slots=conversation.slots,
+        low_confidence_turns=conversation.low_confidence_turns,
+    )
+    reply = decide(
+        turn,
+        StoreKnowledge(conversation.store),
+        thresholds=Thresholds(
+            faq=settings.CHAT_ANSWER_MIN_SCORE, very_negative=settings.CHAT_VERY_NEGATIVE
+        ),
+    )
     with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(id=conversation_id)
+        if conversation.state not in states.BOT_ANSWERS:
+            return None
+        if prediction is not None:
+            shopper_message.intent = prediction.intent or ""
+            shopper_message.confidence = prediction.confidence
+            shopper_message.save(update_fields=["intent", "confidence"])
         message = Message.objects.create(
-            store_id=store_id,
+            store_id=conversation.store_id,
             conversation_id=conversation_id,
             role=Role.BOT,
             text=reply.text,
@@ -135,5 +229,199 @@ def bot_reply(*, conversation_id: int, message_id: int) -> Message:
             intent=reply.intent or "",
             confidence=reply.confidence,
         )
+        conversation.slots = reply.slots
+        conversation.low_confidence_turns = (
+            conversation.low_confidence_turns + 1 if reply.unsure else 0
+        )
+        conversation.last_intent = reply.intent or conversation.last_intent
+        conversation.save(update_fields=["slots", "low_confidence_turns", "last_intent"])
         send_message_event_on_commit(conversation_id=conversation_id, payload=message.as_payload())
+        if reply.escalate:
+            _transition(conversation, states.ESCALATE, reason=reply.escalate)
     return message
+
+
+# --- The hand-off ---------------------------------------------------------------------------
+
+_SYSTEM_TEXT = {
+    states.ESCALATE: "You're in the queue for a member of our team. They'll see everything "
+    "you've written here.",
+    states.CLAIM: "{agent} from our team has joined the conversation.",
+    states.HAND_BACK: "{agent} has handed you back to the assistant.",
+    states.RESOLVE: "{agent} marked this conversation as resolved. "
+    "Write again any time and the assistant will pick it up.",
+}
+
+
+def _transition(
+    conversation: Conversation, event: str, *, actor: Any = None, reason: str = ""
+) -> None:
+    """Move a conversation (already locked by the caller) and tell everyone after commit."""
+    before = conversation.state
+    after = states.next_state(event, before)
+    if after is None:
+        label = ConversationState(before).label.lower()
+        raise ConversationStateError(f"A conversation that is {label!r} can't be {event}ed.")
+    now = timezone.now()
+    conversation.state = after
+    if event == states.ESCALATE:
+        conversation.escalated_at = now
+        conversation.escalation_reason = reason[:200]
+    if event == states.CLAIM:
+        conversation.agent = actor
+        if conversation.escalated_at is None:
+            conversation.escalated_at = now
+            conversation.escalation_reason = "taken over by an agent"
+    if after in (ConversationState.BOT, ConversationState.RESOLVED):
+        conversation.agent = None
+        conversation.escalated_at = None
+        conversation.escalation_reason = ""
+    if after == ConversationState.BOT or event == states.ESCALATE:
+        conversation.slots = {}
+        conversation.low_confidence_turns = 0
+    conversation.last_activity_at = now
+    conversation.save()
+    ConversationEvent.objects.create(
+        conversation=conversation,
+        event=event,
+        from_state=before,
+        to_state=after,
+        actor=actor,
+        reason=reason[:200],
+    )
+    template = _SYSTEM_TEXT.get(event)
+    if template:
+        name = agent_display_name(actor) if actor is not None else "An agent"
+        notice = Message.objects.create(
+            store_id=conversation.store_id,
+            conversation=conversation,
+            role=Role.SYSTEM,
+            text=template.format(agent=name),
+        )
+        send_message_event_on_commit(conversation_id=conversation.id, payload=notice.as_payload())
+    send_state_event_on_commit(
+        conversation_id=conversation.id,
+        store_id=conversation.store_id,
+        state={**conversation_state_payload(conversation), "event": event},
+    )
+
+
+def check_agent_access(*, agent: Any, store_id: int) -> None:
+    """Agents act only in their own stores (superusers everywhere)."""
+    if not getattr(agent, "is_staff", False):
+        raise ChatError("Only staff can work conversations.", code="forbidden")
+    ids = store_ids_for_user(user=agent)
+    if ids is not None and store_id not in ids:
+        raise ChatError("This conversation belongs to another store.", code="forbidden")
+
+
+def _locked_for_agent(conversation_id: int, agent: Any) -> Conversation:
+    conversation = Conversation.objects.select_for_update().get(id=conversation_id)
+    check_agent_access(agent=agent, store_id=conversation.store_id)
+    return conversation
+
+
+def _check_holder(conversation: Conversation, agent: Any) -> None:
+    if conversation.state != ConversationState.AGENT:
+        return
+    if conversation.agent_id != agent.id:
+        holder = agent_display_name(conversation.agent) if conversation.agent else "another agent"
+        raise ClaimConflict(f"{holder} has this conversation.")
+
+
+@transaction.atomic
+def conversation_escalate(*, conversation_id: int, reason: str) -> Conversation:
+    conversation = Conversation.objects.select_for_update().get(id=conversation_id)
+    if conversation.state == ConversationState.BOT:
+        _transition(conversation, states.ESCALATE, reason=reason)
+    return conversation
+
+
+@transaction.atomic
+def conversation_claim(*, conversation_id: int, agent: Any) -> Conversation:
+    """Take a conversation (from the queue or straight from the bot); one agent at a time.
+
+    The row lock makes two agents claiming at once serialise: the second sees the first's
+    claim and gets ``ClaimConflict``. Claiming one's own conversation again changes nothing.
+    """
+    conversation = _locked_for_agent(conversation_id, agent)
+    if conversation.state == ConversationState.AGENT:
+        _check_holder(conversation, agent)
+        return conversation
+    _transition(conversation, states.CLAIM, actor=agent)
+    return conversation
+
+
+@transaction.atomic
+def conversation_hand_back(*, conversation_id: int, agent: Any) -> Conversation:
+    conversation = _locked_for_agent(conversation_id, agent)
+    _check_holder(conversation, agent)
+    _transition(conversation, states.HAND_BACK, actor=agent)
+    return conversation
+
+
+@transaction.atomic
+def conversation_resolve(*, conversation_id: int, agent: Any) -> Conversation:
+    conversation = _locked_for_agent(conversation_id, agent)
+    _check_holder(conversation, agent)
+    _transition(conversation, states.RESOLVE, actor=agent)
+    return conversation
+
+
+@transaction.atomic
+def agent_message_post(*, conversation_id: int, agent: Any, text: object) -> Message:
+    """An agent's reply, shown live to the shopper; only the agent holding it may write."""
+    cleaned = message_text_clean(text)
+    conversation = _locked_for_agent(conversation_id, agent)
+    if conversation.state != ConversationState.AGENT:
+        raise ConversationStateError("Claim the conversation before replying.", code="not_claimed")
+    _check_holder(conversation, agent)
+    message = Message.objects.create(
+        store_id=conversation.store_id,
+        conversation=conversation,
+        role=Role.AGENT,
+        text=cleaned,
+        author=agent,
+    )
+    conversation.last_activity_at = timezone.now()
+    conversation.save(update_fields=["last_activity_at"])
+    send_message_event_on_commit(conversation_id=conversation.id, payload=message.as_payload())
+    return message
+
+
+def conversation_presence_set(*, conversation_id: int, online: bool) -> None:
+    """The shopper's page connected or left; agents see it in the console."""
+    with transaction.atomic():
+        Conversation.objects.filter(id=conversation_id).update(shopper_online=online)
+        send_presence_event_on_commit(conversation_id=conversation_id, online=online)
+
+
+MAX_RATING_COMMENT_CHARS = 1000
+
+
+@transaction.atomic
+def message_rate(
+    *, conversation_id: int, message_id: object, value: object, comment: object = ""
+) -> MessageRating:
+    """A shopper's thumbs up/down on a bot answer in their own conversation (re-rating updates)."""
+    if value not in RatingValue.values:
+        raise ChatError("A rating is 'up' or 'down'.", code="bad_rating")
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        raise ChatError("The comment must be text.", code="bad_rating")
+    if len(comment) > MAX_RATING_COMMENT_CHARS:
+        raise ChatError(
+            f"Comments can be at most {MAX_RATING_COMMENT_CHARS} characters.", code="bad_rating"
+        )
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        raise ChatError("message_id must be a number.", code="bad_rating")
+    message = Message.objects.filter(
+        id=message_id, conversation_id=conversation_id, role=Role.BOT
+    ).first()
+    if message is None:
+        raise ChatError("There is no such answer in this conversation.", code="unknown_message")
+    rating, _ = MessageRating.objects.update_or_create(
+        message=message, defaults={"value": value, "comment": comment.strip()}
+    )
+    return rating

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
+from webapp.catalog.models import FaqEntry
 from webapp.catalog.services import faq_import, products_import
+from webapp.chat.models import CannedReply
 from webapp.common.importing import ImportReport
-from webapp.stores.models import Role
+from webapp.intents.models import ExampleSource, ExampleSplit, IntentAnswer
+from webapp.intents.services import intent_answer_upsert, intent_examples_import
+from webapp.orders.services import order_upsert
+from webapp.stores.models import Role, Store
 from webapp.stores.services import store_get_or_create, store_user_upsert
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -30,6 +40,11 @@ class DemoLoadResult:
     store_created: bool
     products: ImportReport
     faq: ImportReport
+    intents: ImportReport
+    intents_heldout: ImportReport
+    answers: int
+    orders: int
+    canned_replies: int
 
 
 @transaction.atomic
@@ -54,4 +69,89 @@ def demo_load() -> DemoLoadResult:
         )
     products = products_import(store=store, path=DATA_DIR / "products.jsonl")
     faq = faq_import(store=store, path=DATA_DIR / "faq.jsonl")
-    return DemoLoadResult(store_created=created, products=products, faq=faq)
+    intents = intent_examples_import(
+        store=store, path=DATA_DIR / "intents.jsonl", source=ExampleSource.DEMO
+    )
+    heldout = intent_examples_import(
+        store=store,
+        path=DATA_DIR / "intents_heldout.jsonl",
+        split=ExampleSplit.HELDOUT,
+        source=ExampleSource.DEMO,
+    )
+    return DemoLoadResult(
+        store_created=created,
+        products=products,
+        faq=faq,
+        intents=intents,
+        intents_heldout=heldout,
+        answers=_load_answers(store),
+        orders=_load_orders(store),
+        canned_replies=_load_canned_replies(store),
+    )
+
+
+def _records(name: str) -> list[dict[str, Any]]:
+    with (DATA_DIR / name).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _load_answers(store: Store) -> int:
+    faq_ids = dict(FaqEntry.objects.filter(store=store).values_list("question", "id"))
+    for row in _records("intent_answers.jsonl"):
+        intent_answer_upsert(
+            store=store,
+            intent=row["intent"],
+            template=row["template"],
+            faq_id=faq_ids.get(row.get("faq_question") or ""),
+        )
+    return IntentAnswer.objects.filter(store=store).count()
+
+
+def _load_orders(store: Store) -> int:
+    """Demo orders dated relative to today, so "shipped 2 days ago" stays true in the demo."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+
+    def ago(days: int | None) -> Any:
+        return None if days is None else now - timedelta(days=days)
+
+    rows = _records("orders.jsonl")
+    for row in rows:
+        eta = row.get("estimated_delivery_in_days")
+        order_upsert(
+            store=store,
+            number=row["number"],
+            fields={
+                "email": row["email"],
+                "customer_name": row.get("customer_name", ""),
+                "status": row["status"],
+                "items": [
+                    {**item, "price": str(Decimal(str(item["price"])))} for item in row["items"]
+                ],
+                "carrier": row.get("carrier", ""),
+                "tracking_number": row.get("tracking_number", ""),
+                "tracking_url": _tracking_url(row),
+                "placed_at": ago(row["placed_days_ago"]),
+                "shipped_at": ago(row.get("shipped_days_ago")),
+                "delivered_at": ago(row.get("delivered_days_ago")),
+                "estimated_delivery": None if eta is None else (now + timedelta(days=eta)).date(),
+            },
+        )
+    return len(rows)
+
+
+def _tracking_url(row: dict[str, Any]) -> str:
+    if not row.get("tracking_number"):
+        return ""
+    # A page of our own storefront stands in for the carrier's tracking site in the demo.
+    return (
+        f"https://tracking.example/{row.get('carrier', 'parcel').lower()}/{row['tracking_number']}"
+    )
+
+
+def _load_canned_replies(store: Store) -> int:
+    rows = _records("canned_replies.jsonl")
+    for row in rows:
+        CannedReply.objects.update_or_create(
+            store=store, title=row["title"], defaults={"text": row["text"]}
+        )
+    return len(rows)

@@ -57,13 +57,19 @@ class Source:
     answer: str = ""
     intent: str = ""
     price: str = ""
+    stock: int | None = None
 
     def as_source(self) -> dict[str, object]:
         return {"kind": self.kind, "id": self.id, "title": self.title, "url": self.url}
 
 
 def kb_search(
-    *, store_id: int, query: str, k: int = 5, query_vector: np.ndarray | None = None
+    *,
+    store_id: int,
+    query: str,
+    k: int = 5,
+    query_vector: np.ndarray | None = None,
+    kinds: tuple[str, ...] | None = None,
 ) -> list[Source]:
     """Best ``k`` FAQ entries and products for ``query``; empty if the store has no index.
 
@@ -76,7 +82,7 @@ def kb_search(
     knowledge = live_knowledge_bases.get(index)
     if query_vector is None:
         query_vector = shared_encoder().encode([query])[0]
-    hits = knowledge.search(query_vector, k, query_text=query)
+    hits = knowledge.search(query_vector, k, query_text=query, kinds=kinds)
     return _resolve(store_id, hits)
 
 
@@ -120,6 +126,7 @@ def _resolve(store_id: int, hits: list[Hit]) -> list[Source]:
                     product.get_absolute_url(),
                     hit.score,
                     price=f"{product.price} {product.currency}",
+                    stock=product.stock,
                 )
             )
     return sources

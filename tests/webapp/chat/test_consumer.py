@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.factories import make_small_kb, make_store
 from webapp.asgi import application
-from webapp.chat.models import Conversation, Message
+from webapp.chat.models import Conversation, Message, MessageRating
 from webapp.kb.services import search_index_build
 
 pytestmark = [
@@ -214,7 +214,7 @@ async def test_message_is_kept_when_the_bot_fails(monkeypatch):
     def broken_search(**kwargs):
         raise RuntimeError("index unavailable")
 
-    monkeypatch.setattr("webapp.chat.services.kb_search", broken_search)
+    monkeypatch.setattr("webapp.chat.knowledge.kb_search", broken_search)
     communicator = await _connect()
     try:
         await communicator.receive_json_from()
@@ -262,3 +262,63 @@ async def test_two_tabs_of_one_conversation_both_see_each_message(encoder):
             await second.disconnect()
     finally:
         await first.disconnect()
+
+
+async def _frames_until(communicator, predicate):
+    frames = []
+    while True:
+        frame = await communicator.receive_json_from(timeout=30)
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+
+
+async def test_asking_for_a_human_escalates_and_silences_the_bot(encoder):
+    await _store_with_index()
+    communicator = await _connect()
+    try:
+        hello = await communicator.receive_json_from()
+        assert (hello["state"], hello["agent"]) == ("bot", None)
+        await communicator.send_json_to({"type": "message", "text": "I want a real person"})
+        frames = await _frames_until(communicator, lambda f: f["type"] == "state")
+        bot = next(f for f in frames if f.get("role") == "bot")
+        assert "member of our team" in bot["text"]
+        assert bot["intent"] == "talk_to_human"
+        system = next(f for f in frames if f.get("role") == "system")
+        assert "queue" in system["text"]
+        assert frames[-1] == {"type": "state", "state": "waiting", "agent": None}
+        await _frames_until(communicator, lambda f: f == {"type": "typing", "active": False})
+
+        await communicator.send_json_to({"type": "message", "text": "hello?"})
+        echo = await communicator.receive_json_from()
+        assert (echo["role"], echo["text"]) == ("shopper", "hello?")
+        # No typing indicator and no bot reply while waiting for a human.
+        assert await communicator.receive_nothing(timeout=0.5)
+    finally:
+        await communicator.disconnect()
+
+
+async def test_rating_a_bot_answer(encoder):
+    await _store_with_index()
+    communicator = await _connect()
+    try:
+        await communicator.receive_json_from()
+        frames = await _turn(communicator, "how long does shipping take?")
+        bot, shopper = frames[-1], frames[0]
+        await communicator.send_json_to(
+            {"type": "rate", "message_id": bot["message_id"], "value": "down", "comment": "vague"}
+        )
+        rated = await _frames_until(communicator, lambda f: f["type"] in ("rated", "error"))
+        assert rated[-1] == {"type": "rated", "message_id": bot["message_id"], "value": "down"}
+        await communicator.send_json_to(
+            {"type": "rate", "message_id": shopper["message_id"], "value": "up"}
+        )
+        error = await _frames_until(communicator, lambda f: f["type"] in ("rated", "error"))
+        assert error[-1]["code"] == "unknown_message"
+        await communicator.send_json_to({"type": "rate", "message_id": "1; drop", "value": "up"})
+        error = await _frames_until(communicator, lambda f: f["type"] in ("rated", "error"))
+        assert error[-1]["code"] == "bad_rating"
+    finally:
+        await communicator.disconnect()
+    rating = await database_sync_to_async(lambda: MessageRating.objects.get())()
+    assert (rating.value, rating.comment) == ("down", "vague")

@@ -16,6 +16,7 @@
     form: root.querySelector('#chat-form'),
     input: root.querySelector('#chat-input'),
     send: root.querySelector('#chat-send'),
+    handoff: root.querySelector('#chat-handoff'),
   };
   if (!ui.launcher || !ui.panel || !ui.log || !ui.form || !ui.input || !ui.send) return;
 
@@ -47,6 +48,11 @@
   // Shopper messages sent but not yet echoed by the server (status "sending"), or given up on
   // (status "failed"); oldest first, because the server answers in order.
   const outbox = [];
+  // Who is answering: "bot", "waiting" (a human is coming), "agent" or "resolved".
+  const HANDOFF_TEXT = {
+    waiting: () => 'A member of our team will be with you shortly.',
+    agent: (agent) => `You're chatting with ${agent || 'a member of our team'}.`,
+  };
 
   // --- token storage -------------------------------------------------------------------------
   // Storage throws in some privacy modes; the chat still works, it just can't resume later.
@@ -197,6 +203,12 @@
       case 'typing':
         setTyping(frame.active === true);
         break;
+      case 'state':
+        showHandoff(frame.state, frame.agent);
+        break;
+      case 'rated':
+        markRated(frame.message_id, frame.value);
+        break;
       case 'error':
         onError(frame);
         break;
@@ -221,6 +233,7 @@
       resetNotice = null;
     }
     for (const entry of outbox) ui.log.append(entry.node);
+    showHandoff(frame.state, frame.agent);
 
     setTyping(false);
     attempt = 0;
@@ -382,7 +395,7 @@
     const time = formatTime(message.created_at);
     if (time) node.title = time;
 
-    const author = renderAuthor(role);
+    const author = renderAuthor(role, message.author);
     if (author) node.append(author);
 
     const text = document.createElement('div');
@@ -394,15 +407,80 @@
       const sources = renderSources(message.sources);
       if (sources) node.append(sources);
     }
+    if (role === 'bot' && id !== null) node.append(renderRating(id));
     return node;
   }
 
-  function renderAuthor(role) {
+  function renderAuthor(role, name) {
     if (role !== 'agent') return null;
     const author = document.createElement('span');
     author.className = 'message__author';
-    author.textContent = 'Agent';
+    author.textContent = typeof name === 'string' && name ? name : 'Agent';
     return author;
+  }
+
+  // --- hand-off and ratings ----------------------------------------------------------------
+
+  function showHandoff(handoffState, agent) {
+    if (!ui.handoff) return;
+    const text = HANDOFF_TEXT[handoffState];
+    ui.handoff.hidden = !text;
+    ui.handoff.textContent = text ? text(agent) : '';
+    ui.panel.dataset.handoff = handoffState || 'bot';
+  }
+
+  function renderRating(id) {
+    const box = document.createElement('div');
+    box.className = 'message__rating';
+    for (const [value, label, glyph] of [
+      ['up', 'Helpful', '\u{1F44D}'],
+      ['down', 'Not helpful', '\u{1F44E}'],
+    ]) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = `rating rating--${value}`;
+      button.dataset.value = value;
+      button.setAttribute('aria-label', label);
+      button.textContent = glyph;
+      button.addEventListener('click', () => rate(id, value, box));
+      box.append(button);
+    }
+    return box;
+  }
+
+  function rate(id, value, box) {
+    let comment = '';
+    if (value === 'down') {
+      const field = box.querySelector('.rating__comment') || document.createElement('input');
+      if (!field.isConnected) {
+        field.className = 'rating__comment';
+        field.placeholder = 'What was wrong? (optional, Enter to send)';
+        field.maxLength = 1000;
+        field.addEventListener('keydown', (event) => {
+          if (event.key !== 'Enter') return;
+          event.preventDefault();
+          sendRating(id, 'down', field.value);
+        });
+        box.append(field);
+      }
+      comment = field.value;
+    }
+    sendRating(id, value, comment);
+  }
+
+  function sendRating(id, value, comment) {
+    if (!isConnected()) return;
+    socket.send(JSON.stringify({ type: 'rate', message_id: Number(id), value, comment }));
+  }
+
+  function markRated(id, value) {
+    const node = ui.log.querySelector(`[data-message-id="${CSS.escape(String(id))}"]`);
+    const box = node && node.querySelector('.message__rating');
+    if (!box) return;
+    box.dataset.rated = value;
+    for (const button of box.querySelectorAll('.rating')) {
+      button.setAttribute('aria-pressed', String(button.dataset.value === value));
+    }
   }
 
   function renderSources(sources) {

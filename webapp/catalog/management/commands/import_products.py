@@ -1,5 +1,5 @@
-from webapp.catalog.management.commands._import_base import ImportCommand
 from webapp.catalog.services import products_import
+from webapp.common.commands import ImportCommand
 
 
 class Command(ImportCommand):

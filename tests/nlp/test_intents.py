@@ -1,0 +1,168 @@
+import json
+
+import numpy as np
+import pytest
+
+from nlp.intents import (
+    IntentClassifier,
+    IntentPrediction,
+    IntentTrainingConfig,
+    choose_threshold,
+    fit_temperature,
+    nll,
+    stratified_split,
+    train_intent_classifier,
+)
+from tests.nlp.intent_data import TINY_LABELS, TINY_TEXTS
+
+QUERIES = ["where's my parcel?", "hello!", "I need to speak to a person", "refund this please"]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    events = []
+    config = IntentTrainingConfig(max_epochs=2, val_fraction=0.25, progress_every=1)
+    model = train_intent_classifier(TINY_TEXTS, TINY_LABELS, config, progress=events.append)
+    return model, events
+
+
+def test_training_reports_progress_and_metrics(trained):
+    model, events = trained
+    report = model.report
+
+    assert model.labels == ("greeting", "human_agent", "order_status", "return_item")
+    assert report.train_examples == 24
+    assert report.validation_examples == 8
+    assert report.epochs_run == 2
+    assert report.stopped_by == "max_epochs"
+    assert [e.kind for e in events].count("epoch") == 2
+    steps = [e for e in events if e.kind == "step"]
+    assert steps[-1].step == steps[-1].total_steps == 4
+    assert all(e.eta_s >= 0 for e in events)
+    assert report.validation["accuracy"] >= 0.75
+    assert 0.2 <= model.threshold <= 0.9
+
+
+def test_calibration_does_not_raise_nll_on_the_fitted_split(trained):
+    report = trained[0].report
+    assert report.nll_after <= report.nll_before + 1e-6
+    assert report.temperature > 0
+
+
+def test_predict(trained):
+    model = trained[0]
+    predictions = model.predict(QUERIES)
+
+    assert [p.label for p in predictions] == [
+        "order_status",
+        "greeting",
+        "human_agent",
+        "return_item",
+    ]
+    for prediction in predictions:
+        assert isinstance(prediction, IntentPrediction)
+        assert len(prediction.top) == 3
+        assert prediction.top[0] == (prediction.label, pytest.approx(prediction.confidence))
+        assert [p for _, p in prediction.top] == sorted(
+            (p for _, p in prediction.top), reverse=True
+        )
+        expected = prediction.label if prediction.confidence >= model.threshold else None
+        assert prediction.intent == expected
+    probs = model.predict_proba(QUERIES)
+    assert probs.shape == (4, 4)
+    assert probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # Batching and length sorting do not change the answers.
+    np.testing.assert_allclose(model.predict_proba(QUERIES, batch_size=1), probs, atol=1e-5)
+    assert model.predict([]) == []
+
+
+def test_declines_below_threshold(trained):
+    strict = trained[0].with_threshold(0.9999999)
+    prediction = strict.predict(["banana bread recipe"])[0]
+
+    assert prediction.confidence < 0.9999999
+    assert prediction.intent is None
+    assert prediction.label in strict.labels
+    report = strict.evaluate(["banana bread recipe"], ["greeting"])
+    assert report["coverage"] == 0.0
+
+
+def test_evaluate(trained):
+    model = trained[0]
+    report = model.evaluate(QUERIES, ["order_status", "greeting", "human_agent", "return_item"])
+
+    assert report["without_threshold"]["accuracy"] == 1.0
+    assert 0 <= report["coverage"] <= 1
+    assert report["threshold"] == pytest.approx(model.threshold, abs=1e-4)
+    json.dumps(report)
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    model = trained[0]
+    target = tmp_path / "intent-v1"
+    model.save(target)
+
+    meta = json.loads((target / "meta.json").read_text())
+    assert meta["format_version"] == 1
+    assert meta["labels"] == list(model.labels)
+    assert meta["examples"] == 32
+    assert meta["training_config"]["max_epochs"] == 2
+    assert (target / "model.safetensors").exists()
+    assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
+
+    loaded = IntentClassifier.load(target, device="cpu")
+    assert loaded.labels == model.labels
+    assert loaded.threshold == model.threshold
+    assert loaded.temperature == model.temperature
+    np.testing.assert_allclose(
+        loaded.predict_proba(QUERIES), model.predict_proba(QUERIES), atol=1e-6
+    )
+    with pytest.raises(FileExistsError, match="not empty"):
+        model.save(target)  # versions are immutable: a non-empty folder is never overwritten
+
+
+def test_time_budget_stops_training():
+    config = IntentTrainingConfig(max_epochs=50, max_seconds=0.0, val_fraction=0.25)
+    model = train_intent_classifier(TINY_TEXTS, TINY_LABELS, config)
+
+    assert model.report.stopped_by == "time_budget"
+    assert model.report.steps == 1
+    assert model.report.epochs_run == 1
+
+
+def test_fit_temperature_softens_overconfident_logits():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 3, 300)
+    logits = rng.normal(size=(300, 3))
+    logits[np.arange(300), targets] += 1.0
+    overconfident = logits * 8
+    temperature = fit_temperature(overconfident, targets)
+
+    assert temperature > 2
+    assert nll(overconfident, targets, temperature) < nll(overconfident, targets)
+
+
+def test_choose_threshold_is_lowest_meeting_precision():
+    confidence = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5])
+    correct = np.array([True, True, True, True, False, False])
+    # precision of the accepted: 1, 1, 1, 1, 0.8, 0.67 -> lowest cut with >= 0.9 is 0.7
+    assert choose_threshold(confidence, correct, 0.9, 0.2, 0.9) == pytest.approx(0.7)
+    assert choose_threshold(confidence, correct, 0.75, 0.2, 0.9) == pytest.approx(0.6)
+    assert choose_threshold(confidence, np.ones(6, bool), 0.9, 0.2, 0.9) == 0.2  # floor
+    assert choose_threshold(confidence, np.zeros(6, bool), 0.9, 0.2, 0.9) == 0.9  # ceiling
+
+
+def test_stratified_split_is_deterministic_and_keeps_every_label():
+    labels = ["a"] * 10 + ["b"] * 4 + ["c"]
+    train, val = stratified_split(labels, 0.2, seed=1)
+
+    assert (train, val) == stratified_split(labels, 0.2, seed=1)
+    assert sorted(train + val) == list(range(15))
+    assert [labels[i] for i in val] == ["a", "a", "b"]
+    assert {labels[i] for i in train} == {"a", "b", "c"}
+
+
+def test_fit_temperature_keeps_one_without_validation_errors():
+    logits = np.array([[5.0, 0.0], [0.0, 4.0], [3.0, 1.0]])
+    assert fit_temperature(logits, np.array([0, 1, 0])) == 1.0

@@ -1,0 +1,164 @@
+"""The bot's view of one store: FAQ and product search, templates, orders (``BotKnowledge``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from retrieval.documents import FAQ, PRODUCT
+from webapp.catalog.models import Product
+from webapp.kb.selectors import Source, kb_search
+from webapp.stores.models import Store
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nlp.entities import ProductQuery
+    from webapp.chat.bot import OrderFacts, TemplateAnswer
+
+# Products fetched from the index before price/category/attribute filters apply: a flat search
+# over a few thousand vectors costs well under a millisecond, so over-fetching is cheap.
+PRODUCT_CANDIDATES = 200
+# When the semantic candidates all fail the filters, this many filtered rows are read instead.
+FILTER_FALLBACK_ROWS = 50
+
+
+class StoreKnowledge:
+    """One turn's access to a store's data; the query embedding is computed once and reused."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._vectors: dict[str, np.ndarray] = {}
+        self._categories: list[str] | None = None
+
+    def _vector(self, text: str) -> np.ndarray:
+        from retrieval.embedding import shared_encoder
+
+        if text not in self._vectors:
+            self._vectors[text] = shared_encoder().encode([text])[0]
+        return self._vectors[text]
+
+    def faq_search(self, query: str) -> list[Source]:
+        return kb_search(store_id=self.store.id, query=query, k=5, query_vector=self._vector(query))
+
+    def product_query(self, text: str) -> ProductQuery:
+        from nlp.entities import parse_product_query
+
+        if self._categories is None:
+            self._categories = list(
+                Product.objects.filter(store=self.store)
+                .exclude(category="")
+                .values_list("category", flat=True)
+                .distinct()
+            )
+        return parse_product_query(text, self._categories)
+
+    def product_search(self, query: ProductQuery) -> list[Source]:
+        """Products for the query's words that honour its price, category and attributes."""
+        text = query.query or "product"
+        hits = kb_search(
+            store_id=self.store.id,
+            query=text,
+            k=PRODUCT_CANDIDATES,
+            query_vector=self._vector(text),
+            kinds=(PRODUCT,),
+        )
+        rows = self._filtered_products(query)
+        if rows is None:
+            return hits
+        allowed = rows.filter(id__in=[hit.id for hit in hits])
+        matching = {p.id for p in allowed.only("id", "attributes", "name") if _has(p, query)}
+        found = [hit for hit in hits if hit.id in matching]
+        if found:
+            return found
+        cheapest = rows.select_related("store").order_by("price")[:FILTER_FALLBACK_ROWS]
+        fallback = [product for product in cheapest if _has(product, query)]
+        return [_product_source(product) for product in fallback]
+
+    def _filtered_products(self, query: ProductQuery):  # type: ignore[no-untyped-def]
+        if (
+            query.min_price is None
+            and query.max_price is None
+            and not query.category
+            and not query.attributes
+        ):
+            return None
+        rows = Product.objects.filter(store=self.store)
+        if query.min_price is not None:
+            rows = rows.filter(price__gte=Decimal(query.min_price))
+        if query.max_price is not None:
+            rows = rows.filter(price__lte=Decimal(query.max_price))
+        if query.category:
+            rows = rows.filter(category=query.category)
+        return rows
+
+    def template_answer(self, intent: str) -> TemplateAnswer | None:
+        from webapp.chat.bot import TemplateAnswer
+        from webapp.intents.selectors import intent_answer_for
+
+        answer = intent_answer_for(store_id=self.store.id, intent=intent)
+        if answer is None:
+            return None
+        source = None
+        if answer.faq is not None:
+            faq = answer.faq
+            source = Source(FAQ, faq.id, faq.question, faq.get_absolute_url(), 1.0, faq.answer)
+        return TemplateAnswer(answer.render(), source)
+
+    def order_numbers(self, text: str) -> list[str]:
+        from nlp.entities import find_order_numbers
+
+        return find_order_numbers(text, prefix=settings.CHAT_ORDER_PREFIX)
+
+    def order_lookup(self, *, number: str, email_sha256: str) -> OrderFacts | None:
+        from webapp.chat.bot import OrderFacts
+        from webapp.orders.selectors import (
+            date_text,
+            order_for_shopper,
+            order_item_count,
+            order_status_label,
+        )
+
+        order = order_for_shopper(store_id=self.store.id, number=number, email_sha256=email_sha256)
+        if order is None:
+            return None
+        return OrderFacts(
+            number=order.number,
+            status=order.status,
+            status_label=order_status_label(order),
+            item_count=order_item_count(order),
+            carrier=order.carrier,
+            tracking_number=order.tracking_number,
+            tracking_url=order.tracking_url,
+            placed_on=date_text(order.placed_at),
+            shipped_on=date_text(order.shipped_at),
+            delivered_on=date_text(order.delivered_at),
+            estimated_delivery=date_text(order.estimated_delivery),
+        )
+
+
+def _has(product: Product, query: ProductQuery) -> bool:
+    """Whether the product shows every attribute the shopper asked for (in attributes or name)."""
+    for key, wanted in query.attributes.items():
+        values = [str(product.attributes.get(key, ""))]
+        if key == "size":
+            values.append(str(product.attributes.get("sizes", "")))
+        values.append(product.name)
+        haystack = " ".join(values).casefold()
+        if str(wanted).casefold() not in haystack:
+            return False
+    return True
+
+
+def _product_source(product: Product) -> Source:
+    return Source(
+        PRODUCT,
+        product.id,
+        product.name,
+        product.get_absolute_url(),
+        0.0,
+        price=f"{product.price} {product.currency}",
+        stock=product.stock,
+    )
