@@ -146,6 +146,28 @@ def prepare_demo() -> tuple[int, dict[str, Any]]:
     return store.id, training
 
 
+def reply_kind(frame: dict[str, Any]) -> str:
+    """What answered the turn, read from the reply frame: its cited sources' kinds, else
+    whether it escalated, else a plain reply (greeting, thanks, a question back)."""
+    kinds = {source.get("kind") for source in frame.get("sources") or []}
+    if "product" in kinds:
+        return "product search"
+    if "order" in kinds or frame.get("intent") == "order_status":
+        return "order flow"
+    if "faq" in kinds:
+        return "answer citing the FAQ"
+    if frame.get("intent") == "talk_to_human":
+        return "hand-off"
+    return "other reply"
+
+
+def latency_by_kind(latencies: list[float], frames: list[dict[str, Any]]) -> dict[str, Any]:
+    groups: dict[str, list[float]] = {}
+    for elapsed, frame in zip(latencies, frames, strict=True):
+        groups.setdefault(reply_kind(frame), []).append(elapsed)
+    return {kind: percentiles(values) for kind, values in sorted(groups.items())}
+
+
 def actions_seen(frames: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for frame in frames:
@@ -190,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             "turn_retrieval_only": percentiles(baseline_turns),
             "components": components,
             "replies_by_intent": actions_seen(frames),
+            "turn_by_reply_kind": latency_by_kind(model_turns, frames),
         }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -216,6 +239,22 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     print(table(["path", "p50 ms", "p90 ms", "p99 ms"], rows))
+    print()
+    print(
+        table(
+            ["with the model, by reply", "turns", "p50 ms", "p90 ms", "p99 ms"],
+            [
+                [
+                    kind,
+                    str(figures["n"]),
+                    f"{figures['p50_ms']:.1f}",
+                    f"{figures['p90_ms']:.1f}",
+                    f"{figures['p99_ms']:.1f}",
+                ]
+                for kind, figures in results["turn_by_reply_kind"].items()
+            ],
+        )
+    )
     print(f"\nturns: {args.turns} (+{WARMUP_TURNS} warm-up), held-out demo utterances")
     print(f"training: {results['training']}")
     print(f"replies by intent: {results['replies_by_intent']}")

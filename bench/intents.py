@@ -151,18 +151,35 @@ def augment(text: str, rng: random.Random) -> str:
 
 
 def scaled_examples(examples: Examples, n: int, seed: int) -> Examples:
-    """``n`` examples: the originals first, then augmented copies cycling through them (so the
-    class balance is kept)."""
+    """``n`` distinct examples (casefolded, as ``import_intents`` counts them): the originals
+    first, then augmented copies cycling through them, so the class balance is kept."""
     rng = random.Random(seed)
     texts, labels = examples
-    out_texts = list(texts[:n])
-    out_labels = list(labels[:n])
-    i = 0
-    while len(out_texts) < n:
-        out_texts.append(augment(texts[i % len(texts)], rng))
-        out_labels.append(labels[i % len(texts)])
-        i += 1
+    out_texts: list[str] = []
+    out_labels: list[str] = []
+    seen: set[str] = set()
+
+    def add(text: str, label: str) -> None:
+        if text.casefold() not in seen and len(out_texts) < n:
+            seen.add(text.casefold())
+            out_texts.append(text)
+            out_labels.append(label)
+
+    for text, label in zip(texts, labels, strict=True):
+        add(text, label)
+    for i in range(100 * n):
+        if len(out_texts) >= n:
+            break
+        add(augment(texts[i % len(texts)], rng), labels[i % len(texts)])
     return out_texts, out_labels
+
+
+def export_csv(path: Path, examples: Examples) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "intent"])
+        writer.writerows(zip(*examples, strict=True))
+    log(f"wrote {len(examples[0])} rows to {path}")
 
 
 # --- measurement ------------------------------------------------------------------------------
@@ -391,6 +408,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, help="override IntentTrainingConfig.patience")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--json", action="store_true", help="save bench/results/intents-*.json")
+    parser.add_argument(
+        "--export",
+        type=Path,
+        help="write the --scale training set as a text,intent CSV (for import_intents) and stop",
+    )
     return parser.parse_args(argv)
 
 
@@ -419,6 +441,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     log(
         f"{source}: {len(train[0])} train, {len(heldout[0])} held-out, {len(set(train[1]))} intents"
     )
+    if args.export:
+        export_csv(args.export, scaled_examples(train, args.scale or len(train[0]), args.seed))
+        return
 
     if not args.scale_only:
         rows = [

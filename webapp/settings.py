@@ -129,8 +129,9 @@ else:
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"redis", "rediss", "amqp", "amqps"})
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 if CELERY_TASK_ALWAYS_EAGER:
-    # Eager tasks never touch a broker; "memory://" keeps Celery from probing localhost.
-    CELERY_BROKER_URL = "memory://"
+    # Eager tasks never touch a broker; the in-process memory transport keeps Celery from probing
+    # a real one (the host part only stops kombu warning that none was given).
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
