@@ -3,7 +3,9 @@ baseline, trained on the same examples and scored on the same held-out set.
 
 For each it reports accuracy, macro-F1, training wall time, single-message latency p50/p99
 (one ``predict([text])`` at a time, after warm-up), batch-of-64 throughput, and for the
-fine-tuned model the coverage and precision at its fallback threshold and calibration error.
+fine-tuned model the coverage and precision at its fallback threshold and familiarity gate,
+the share of ``bench/data/out_of_scope.txt`` (messages no intent covers) it declines, and
+calibration error.
 
 ``--compare`` also trains the other architectures ``nlp.intents`` supports (sequence
 classification head; mean pooling with a random head) and a frozen-encoder logistic regression,
@@ -49,6 +51,8 @@ from nlp.metrics import classification_report
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_TRAIN = ROOT / "webapp" / "demo" / "data" / "intents.jsonl"
 DEMO_HELDOUT = ROOT / "webapp" / "demo" / "data" / "intents_heldout.jsonl"
+# Messages no intent covers (weather, homework, keyboard mashing): the model should decline them.
+OUT_OF_SCOPE = ROOT / "bench" / "data" / "out_of_scope.txt"
 RESULTS = ROOT / "bench" / "results"
 # The app's training budget: webapp.settings.INTENT_TRAIN_MAX_SECONDS (same variable, default).
 APP_MAX_SECONDS = float(os.environ.get("INTENT_TRAIN_MAX_SECONDS", 18 * 60))
@@ -253,6 +257,8 @@ def run_finetuned(
         "coverage": metrics["coverage"],
         "accepted_precision": metrics["accepted_precision"],
         "threshold": metrics["threshold"],
+        "familiarity_threshold": metrics.get("familiarity_threshold"),
+        "out_of_scope_declined": model.declined_share(out_of_scope()),
         "heldout_ece": metrics.get("ece"),
         "heldout_nll": metrics.get("nll"),
         "training": {k: v for k, v in asdict(report).items() if k != "validation"},
@@ -262,6 +268,11 @@ def run_finetuned(
         result["speed"] = asdict(measure_speed(model.predict, heldout[0]))
         result["heldout_uncalibrated_ece"] = _uncalibrated_ece(model, heldout)
     return result
+
+
+def out_of_scope() -> list[str]:
+    with open(OUT_OF_SCOPE, encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip()]
 
 
 def _uncalibrated_ece(model: IntentClassifier, heldout: Examples) -> float:
@@ -331,7 +342,7 @@ def _cell(value: Any, fmt: str = "{:.3f}") -> str:
 def print_main(rows: Sequence[dict[str, Any]]) -> None:
     headers = [
         "method", "acc", "macro-F1", "train s", "p50 ms", "p99 ms", "batch64 msg/s",
-        "threshold", "coverage", "prec@thr",
+        "threshold", "coverage", "prec@thr", "OOS declined",
     ]  # fmt: skip
     body = []
     for row in rows:
@@ -348,6 +359,7 @@ def print_main(rows: Sequence[dict[str, Any]]) -> None:
                 _cell(row.get("threshold"), "{:.2f}"),
                 _cell(row.get("coverage")),
                 _cell(row.get("accepted_precision")),
+                _cell(row.get("out_of_scope_declined")),
             ]
         )
     print(table(headers, body))

@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
 HEAD_FILE = "head.safetensors"
+REFERENCE_FILE = "reference.safetensors"  # the familiarity gate's training embeddings
 MEAN_POOL = "mean_pool"
 SEQUENCE_CLASSIFICATION = "sequence_classification"
 ARCHITECTURES = (MEAN_POOL, SEQUENCE_CLASSIFICATION)
@@ -58,13 +59,16 @@ CENTROID_EXAMPLES_PER_LABEL = 64  # enough for a stable mean; caps the extra pas
 @dataclass(frozen=True)
 class IntentPrediction:
     """One message's intent. ``intent`` is ``None`` when ``confidence`` is under the model's
-    fallback threshold; ``label`` is the top label regardless; ``top`` holds the (up to) three
-    most likely labels with calibrated probabilities, best first."""
+    fallback threshold or the message is unlike anything it was trained on (``familiarity``,
+    the cosine similarity to the nearest training example, under the model's familiarity
+    threshold); ``label`` is the top label regardless; ``top`` holds the (up to) three most
+    likely labels with calibrated probabilities, best first."""
 
     intent: str | None
     label: str
     confidence: float
     top: tuple[tuple[str, float], ...]
+    familiarity: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,12 @@ class IntentTrainingConfig:
     the optimisation loop: the step that crosses it is the last, then one validation pass,
     calibration and thresholding follow (seconds). ``threshold_floor`` / ``threshold_ceiling``
     bound the fallback threshold whatever the validation set says.
+
+    A softmax classifier is confident about anything, "asdfgh" included, so a second gate
+    declines messages far from every training example: up to ``reference_per_label`` training
+    examples per intent are kept as embeddings, and the familiarity threshold is the
+    ``familiarity_quantile`` quantile of the validation messages' nearest-example similarity
+    (so about that share of in-domain messages is declined). 0 turns the gate off.
     """
 
     base_model: str = ""
@@ -96,6 +106,8 @@ class IntentTrainingConfig:
     target_precision: float = 0.9
     threshold_floor: float = 0.2
     threshold_ceiling: float = 0.9
+    reference_per_label: int = 64
+    familiarity_quantile: float = 0.02
     progress_every: int = 25
     num_threads: int = 0  # 0: one per CPU core
     device: str = "auto"
@@ -152,6 +164,7 @@ class TrainingReport:
     nll_after: float
     validation: dict[str, Any] = field(default_factory=dict)
     history: tuple[EpochResult, ...] = ()
+    familiarity_threshold: float | None = None
 
 
 # --- numeric helpers (numpy only) -----------------------------------------------------------
@@ -334,21 +347,54 @@ def _batched_logits(
     device: str,
     batch_size: int,
 ) -> np.ndarray:
-    """Logits ``(n, n_labels)`` float64 in input order; batches are formed from inputs sorted
-    by length so that little padding is computed, then the order is restored."""
+    """Logits ``(n, n_labels)`` float64 in input order."""
+    return _batched_forward(network, encoded, pad_id, device, batch_size, embeddings=False)[0]
+
+
+def _batched_forward(
+    network: torch.nn.Module,
+    encoded: Sequence[Sequence[int]],
+    pad_id: int,
+    device: str,
+    batch_size: int,
+    *,
+    embeddings: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Logits ``(n, n_labels)`` float64 and, with ``embeddings`` (mean-pool networks only),
+    the L2-normalised sentence embeddings ``(n, hidden)`` float32 from the same forward pass,
+    both in input order. Batches are formed from inputs sorted by length so that little
+    padding is computed, then the order is restored."""
     import torch
 
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     out: np.ndarray | None = None
+    vectors: np.ndarray | None = None
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             ids, mask = _pad([encoded[i] for i in chunk], pad_id, device)
-            logits = _logits(network, ids, mask).float().cpu().numpy()
+            if embeddings:
+                mean_pool: Any = network  # MeanPoolClassifier: embed() and head
+                pooled = mean_pool.embed(ids, mask)
+                logits_t = mean_pool.head(pooled)
+                pooled_np = pooled.float().cpu().numpy()
+                if vectors is None:
+                    vectors = np.empty((len(encoded), pooled_np.shape[1]), dtype=np.float32)
+                vectors[chunk] = pooled_np
+            else:
+                logits_t = _logits(network, ids, mask)
+            logits = logits_t.float().cpu().numpy()
             if out is None:
                 out = np.empty((len(encoded), logits.shape[1]), dtype=np.float64)
             out[chunk] = logits
-    return out if out is not None else np.zeros((0, 0))
+    return (out if out is not None else np.zeros((0, 0))), vectors
+
+
+def _familiarity(vectors: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each (normalised) vector to its nearest reference vector."""
+    if len(vectors) == 0:
+        return np.zeros(0, dtype=np.float32)
+    return (vectors @ reference.T).max(axis=1)
 
 
 # --- the classifier ---------------------------------------------------------------------------
@@ -375,6 +421,8 @@ class IntentClassifier:
         device: str,
         meta: dict[str, Any] | None = None,
         report: TrainingReport | None = None,
+        reference: np.ndarray | None = None,
+        familiarity_threshold: float | None = None,
     ) -> None:
         self.network: Any = network.eval()  # Any: the head / encoder attributes are ours
         self.tokenizer = tokenizer
@@ -386,6 +434,13 @@ class IntentClassifier:
         self.device = device
         self.meta: dict[str, Any] = dict(meta or {})
         self.report = report
+        # The familiarity gate needs both; without them (sequence classification, or a gate
+        # turned off) only the confidence threshold declines.
+        self.reference: np.ndarray | None = None
+        self.familiarity_threshold: float | None = None
+        if reference is not None and familiarity_threshold is not None:
+            self.reference = np.asarray(reference, dtype=np.float32)
+            self.familiarity_threshold = float(familiarity_threshold)
         self._tokenizer_lock = threading.Lock()
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
@@ -409,48 +464,104 @@ class IntentClassifier:
         logits = self.logits(texts, batch_size)
         return softmax(logits, self.temperature).astype(np.float32)
 
+    def _scores(
+        self, texts: Sequence[str], batch_size: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated probabilities and, when the model has a familiarity gate, each text's
+        familiarity: one forward pass for both."""
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32), None
+        pad_id = self.tokenizer.pad_token_id or 0
+        logits, vectors = _batched_forward(
+            self.network,
+            self._encode(texts),
+            pad_id,
+            self.device,
+            batch_size,
+            embeddings=self.reference is not None,
+        )
+        probs = softmax(logits, self.temperature).astype(np.float32)
+        if vectors is None or self.reference is None:
+            return probs, None
+        return probs, _familiarity(vectors, self.reference)
+
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[IntentPrediction]:
         """One ``IntentPrediction`` per text, in order; batched under ``inference_mode``."""
-        probs = self.predict_proba(texts, batch_size)
+        probs, familiarity = self._scores(texts, batch_size)
+        accepted = self._accepted(probs, familiarity)
         k = min(TOP_K, len(self.labels))
         predictions = []
-        for row in probs:
+        for n, row in enumerate(probs):
             best = np.argsort(-row, kind="stable")[:k]
             top = tuple((self.labels[i], round(float(row[i]), 6)) for i in best)
             label, confidence = self.labels[best[0]], float(row[best[0]])
-            intent = label if confidence >= self.threshold else None
-            predictions.append(IntentPrediction(intent, label, confidence, top))
+            familiar = None if familiarity is None else round(float(familiarity[n]), 4)
+            intent = label if accepted[n] else None
+            predictions.append(IntentPrediction(intent, label, confidence, top, familiar))
         return predictions
+
+    def _accepted(self, probs: np.ndarray, familiarity: np.ndarray | None) -> np.ndarray:
+        """Which predictions the model stands by: confident enough and, with a gate, familiar
+        enough."""
+        accepted = probs.max(axis=1) >= self.threshold if len(probs) else np.zeros(0, dtype=bool)
+        if familiarity is not None and self.familiarity_threshold is not None:
+            accepted &= familiarity >= self.familiarity_threshold
+        return accepted
 
     def evaluate(
         self, texts: Sequence[str], labels: Sequence[str], batch_size: int = 64
     ) -> dict[str, Any]:
         """Metrics on a labelled set: the report with declined predictions as ``None`` (see
         ``nlp.metrics``), ``without_threshold`` (always the top label), ``coverage``,
-        ``accepted_precision`` (accuracy of the predictions not declined), ``threshold``,
-        ``nll`` and ``ece`` of the calibrated probabilities."""
-        probs = self.predict_proba(texts, batch_size).astype(np.float64)
-        return _evaluation(probs, list(labels), self.labels, self.threshold)
+        ``accepted_precision`` (accuracy of the predictions not declined, by the threshold or
+        the familiarity gate, as ``predict`` declines them), ``threshold``, ``nll`` and ``ece``
+        of the calibrated probabilities."""
+        probs, familiarity = self._scores(texts, batch_size)
+        report = _evaluation(
+            probs.astype(np.float64),
+            list(labels),
+            self.labels,
+            self.threshold,
+            self._accepted(probs, familiarity),
+        )
+        report["familiarity_threshold"] = self.familiarity_threshold
+        return report
 
-    def with_threshold(self, threshold: float) -> IntentClassifier:
-        """The same model (weights shared, not copied) with another fallback threshold."""
+    def declined_share(self, texts: Sequence[str], batch_size: int = 64) -> float:
+        """The share of ``texts`` the model declines (``intent`` None): on messages outside
+        every intent, higher is better."""
+        if not texts:
+            return 0.0
+        probs, familiarity = self._scores(texts, batch_size)
+        return round(float(1.0 - self._accepted(probs, familiarity).mean()), 4)
+
+    def with_threshold(
+        self, threshold: float | None = None, *, familiarity: float | None = None
+    ) -> IntentClassifier:
+        """The same model (weights shared, not copied) with another fallback threshold and/or
+        familiarity threshold (``None`` keeps the current one)."""
         return IntentClassifier(
             network=self.network,
             tokenizer=self.tokenizer,
             labels=self.labels,
-            threshold=threshold,
+            threshold=self.threshold if threshold is None else threshold,
             temperature=self.temperature,
             architecture=self.architecture,
             max_length=self.max_length,
             device=self.device,
             meta=self.meta,
             report=self.report,
+            reference=self.reference,
+            familiarity_threshold=(
+                self.familiarity_threshold if familiarity is None else familiarity
+            ),
         )
 
     def save(self, directory: Path) -> Path:
         """Write the model to ``directory`` (which must not exist, or be empty): weights as
         safetensors, tokenizer files and ``meta.json``. Written into a sibling staging folder
         then renamed, so readers never see a half-written model."""
+        import torch
         from safetensors.torch import save_file
 
         directory = Path(directory)
@@ -468,6 +579,11 @@ class IntentClassifier:
                     for k, v in self.network.head.state_dict().items()
                 }
                 save_file(head, str(staging / HEAD_FILE))
+                if self.reference is not None:
+                    save_file(
+                        {"reference": torch.from_numpy(self.reference).to(torch.float16)},
+                        str(staging / REFERENCE_FILE),
+                    )
             else:
                 self.network.save_pretrained(staging, safe_serialization=True)
             self.tokenizer.save_pretrained(staging)
@@ -478,6 +594,7 @@ class IntentClassifier:
                 "labels": list(self.labels),
                 "threshold": self.threshold,
                 "temperature": self.temperature,
+                "familiarity_threshold": self.familiarity_threshold,
                 "max_length": self.max_length,
             }
             (staging / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -505,6 +622,9 @@ class IntentClassifier:
         head_state = load_file(str(directory / HEAD_FILE)) if architecture == MEAN_POOL else None
         network = _build_network(architecture, str(directory), len(meta["labels"]), head_state)
         tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+        reference = None
+        if (directory / REFERENCE_FILE).exists():
+            reference = load_file(str(directory / REFERENCE_FILE))["reference"].float().numpy()
         return cls(
             network=network.to(resolved),
             tokenizer=tokenizer,
@@ -515,20 +635,30 @@ class IntentClassifier:
             max_length=meta["max_length"],
             device=resolved,
             meta=meta,
+            reference=reference,
+            familiarity_threshold=meta.get("familiarity_threshold"),
         )
 
 
 def _evaluation(
-    probs: np.ndarray, y_true: list[str], labels: Sequence[str], threshold: float
+    probs: np.ndarray,
+    y_true: list[str],
+    labels: Sequence[str],
+    threshold: float,
+    accepted: np.ndarray | None = None,
 ) -> dict[str, Any]:
+    """Metrics with the predictions the model declines as ``None``: those under ``threshold``,
+    or where ``accepted`` (when given) is False."""
     confidence = probs.max(axis=1) if len(probs) else np.zeros(0)
     top = [labels[i] for i in probs.argmax(axis=1)] if len(probs) else []
-    declined = [label if c >= threshold else None for label, c in zip(top, confidence, strict=True)]
+    if accepted is None:
+        accepted = confidence >= threshold
+    declined = [label if ok else None for label, ok in zip(top, accepted, strict=True)]
     report = classification_report(y_true, declined, labels)
-    accepted = [(t, p) for t, p in zip(y_true, declined, strict=True) if p is not None]
-    report["coverage"] = round(len(accepted) / len(y_true), 4) if y_true else 0.0
+    kept = [(t, p) for t, p in zip(y_true, declined, strict=True) if p is not None]
+    report["coverage"] = round(len(kept) / len(y_true), 4) if y_true else 0.0
     report["accepted_precision"] = (
-        round(sum(t == p for t, p in accepted) / len(accepted), 4) if accepted else 0.0
+        round(sum(t == p for t, p in kept) / len(kept), 4) if kept else 0.0
     )
     report["threshold"] = round(threshold, 4)
     report["without_threshold"] = classification_report(y_true, top, labels)
@@ -680,7 +810,15 @@ def train_intent_classifier(
             config.threshold_floor,
             config.threshold_ceiling,
         )
-        validation = _evaluation(after, [labels[i] for i in val_idx], label_names, threshold)
+        reference, familiarity_threshold, accepted = None, None, None
+        if config.architecture == MEAN_POOL and config.familiarity_quantile > 0:
+            reference, familiarity_threshold, familiarity = _familiarity_gate(
+                network, encoded, targets, train_idx, val_idx, pad_id, device, config
+            )
+            accepted = (confidence >= threshold) & (familiarity >= familiarity_threshold)
+        validation = _evaluation(
+            after, [labels[i] for i in val_idx], label_names, threshold, accepted
+        )
         seconds = clock.elapsed()
         report = TrainingReport(
             examples=len(texts),
@@ -699,6 +837,9 @@ def train_intent_classifier(
             nll_after=round(nll(loop.best_val_logits, val_targets, temperature), 4),
             validation=validation,
             history=tuple(loop.history),
+            familiarity_threshold=(
+                None if familiarity_threshold is None else round(familiarity_threshold, 4)
+            ),
         )
         base_name = Path(config.base_model).name if config.base_model else BUNDLED_BASE_MODEL
         meta = {
@@ -721,9 +862,45 @@ def train_intent_classifier(
             device=device,
             meta=meta,
             report=report,
+            reference=reference,
+            familiarity_threshold=familiarity_threshold,
         )
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def _familiarity_gate(
+    network: torch.nn.Module,
+    encoded: Sequence[Sequence[int]],
+    targets: np.ndarray,
+    train_idx: list[int],
+    val_idx: list[int],
+    pad_id: int,
+    device: str,
+    config: IntentTrainingConfig,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Reference embeddings (up to ``reference_per_label`` training examples per intent, a
+    seeded sample), the familiarity threshold (the ``familiarity_quantile`` quantile of the
+    validation examples' nearest-reference similarity) and those validation similarities."""
+    rng = np.random.default_rng(config.seed)
+    chosen: list[int] = []
+    train = np.asarray(train_idx)
+    for label in np.unique(targets[train]):
+        members = train[targets[train] == label]
+        if len(members) > config.reference_per_label:
+            members = rng.choice(members, config.reference_per_label, replace=False)
+        chosen += sorted(int(i) for i in members)
+    _, reference = _batched_forward(
+        network, [encoded[i] for i in chosen], pad_id, device, 64, embeddings=True
+    )
+    _, val_vectors = _batched_forward(
+        network, [encoded[i] for i in val_idx], pad_id, device, 64, embeddings=True
+    )
+    assert reference is not None
+    assert val_vectors is not None
+    familiarity = _familiarity(val_vectors, reference)
+    threshold = float(np.quantile(familiarity, config.familiarity_quantile))
+    return reference, threshold, familiarity
 
 
 @dataclass

@@ -66,7 +66,13 @@ def test_predict(trained):
         assert [p for _, p in prediction.top] == sorted(
             (p for _, p in prediction.top), reverse=True
         )
-        expected = prediction.label if prediction.confidence >= model.threshold else None
+        assert -1.0 <= prediction.familiarity <= 1.0
+        expected = (
+            prediction.label
+            if prediction.confidence >= model.threshold
+            and prediction.familiarity >= model.familiarity_threshold
+            else None
+        )
         assert prediction.intent == expected
     probs = model.predict_proba(QUERIES)
     assert probs.shape == (4, 4)
@@ -86,6 +92,41 @@ def test_declines_below_threshold(trained):
     assert prediction.label in strict.labels
     report = strict.evaluate(["banana bread recipe"], ["greeting"])
     assert report["coverage"] == 0.0
+
+
+def test_familiarity_gate_declines_what_is_unlike_the_training_examples(trained):
+    model = trained[0]
+    report = model.report
+    # Chosen on validation: about familiarity_quantile (2%) of the validation messages fall
+    # under it, which with 8 of them means the least familiar one at most.
+    assert report.familiarity_threshold == pytest.approx(model.familiarity_threshold, abs=1e-4)
+    assert report.validation["coverage"] >= 7 / 8 - 1e-9 or model.threshold > 0.2
+    assert model.reference.shape == (24, 384)  # every training example (< 64 per intent)
+
+    # A training text is its own nearest example; nonsense is far from all of them.
+    seen = TINY_TEXTS[stratified_split(TINY_LABELS, 0.25, 13)[0][0]]
+    own, nonsense = model.predict([seen, "zxqv 77 ##"])
+    assert own.familiarity == pytest.approx(1.0, abs=1e-3)
+    assert nonsense.familiarity < own.familiarity
+
+    # The gate alone decides when the confidence threshold accepts everything.
+    open_gate = model.with_threshold(0.0, familiarity=-1.0)
+    shut_gate = model.with_threshold(0.0, familiarity=1.01)
+    assert open_gate.declined_share(QUERIES) == 0.0
+    assert shut_gate.declined_share(QUERIES) == 1.0
+    assert all(p.intent is None for p in shut_gate.predict(QUERIES))
+    assert shut_gate.evaluate(QUERIES, ["order_status"] * 4)["coverage"] == 0.0
+    between = model.with_threshold(0.0, familiarity=float(nonsense.familiarity) + 1e-3)
+    assert [p.intent is None for p in between.predict([seen, "zxqv 77 ##"])] == [False, True]
+
+
+def test_gate_can_be_turned_off():
+    config = IntentTrainingConfig(max_epochs=1, val_fraction=0.25, familiarity_quantile=0.0)
+    model = train_intent_classifier(TINY_TEXTS, TINY_LABELS, config)
+
+    assert model.familiarity_threshold is None
+    assert model.reference is None
+    assert model.predict(["zxqv 77 ##"])[0].familiarity is None
 
 
 def test_evaluate(trained):
@@ -115,6 +156,10 @@ def test_save_load_round_trip(trained, tmp_path):
     assert loaded.labels == model.labels
     assert loaded.threshold == model.threshold
     assert loaded.temperature == model.temperature
+    assert loaded.familiarity_threshold == model.familiarity_threshold
+    assert (target / "reference.safetensors").exists()
+    np.testing.assert_allclose(loaded.reference, model.reference, atol=1e-3)  # stored as fp16
+    assert [p.intent for p in loaded.predict(QUERIES)] == [p.intent for p in model.predict(QUERIES)]
     np.testing.assert_allclose(
         loaded.predict_proba(QUERIES), model.predict_proba(QUERIES), atol=1e-6
     )

@@ -86,9 +86,14 @@ def test_predict_intents_writes_jsonl_from_text_or_csv(tmp_path, capsys):
     assert rows[1]["top"][0][0] == "greeting"
     for row in rows:
         assert set(row) == {"text", "intent", "confidence", "top"}
-        # intent is the top label exactly when the model is confident enough to say so.
-        confident = row["confidence"] >= classifier.threshold
-        assert row["intent"] == (row["top"][0][0] if confident else None)
+        # intent is the top label exactly when the model stands by it: confident enough, and
+        # familiar enough (the nearest training example close enough).
+        (prediction,) = classifier.predict([row["text"]])
+        accepted = (
+            row["confidence"] >= classifier.threshold
+            and prediction.familiarity >= classifier.familiarity_threshold
+        )
+        assert row["intent"] == (row["top"][0][0] if accepted else None)
 
     csv_in = tmp_path / "in.csv"
     csv_in.write_text('id,text\n1,"track my order, please"\n')
