@@ -7,6 +7,7 @@ volumes ("1.7 L"), pack counts ("2 pack") and order numbers alone when looking f
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -257,6 +258,14 @@ def _variants(word: str) -> set[str]:
     return forms
 
 
+@functools.lru_cache(maxsize=1024)
+def _category_patterns(category: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(
+        re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])")
+        for term in sorted(category_terms(category))
+    )
+
+
 def category_terms(category: str) -> set[str]:
     """Lower-case words and phrases that name ``category``: its own words (with simple plurals
     and singulars) plus the hand-written synonyms for the demo categories."""
@@ -279,8 +288,8 @@ def match_category(text: str, categories: Sequence[str]) -> str | None:
     for category in categories:
         hits = 0
         last = -1
-        for term in category_terms(category):
-            for match in re.finditer(rf"(?<![\w-]){re.escape(term)}(?![\w-])", lowered):
+        for pattern in _category_patterns(category):
+            for match in pattern.finditer(lowered):
                 hits += 1
                 last = max(last, match.start())
         if hits and (best is None or (hits, last) > best):

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from retrieval.documents import FAQ, PRODUCT
 from webapp.catalog.models import Product
-from webapp.kb.selectors import Source, kb_search
+from webapp.kb.selectors import Source, kb_hits, kb_resolve, kb_search
 from webapp.stores.models import Store
 
 if TYPE_CHECKING:
@@ -19,8 +19,11 @@ if TYPE_CHECKING:
     from webapp.chat.bot import OrderFacts, TemplateAnswer
 
 # Products fetched from the index before price/category/attribute filters apply: a flat search
-# over a few thousand vectors costs well under a millisecond, so over-fetching is cheap.
+# over a few thousand vectors costs well under a millisecond, and candidates are only resolved
+# (loaded and linked) once the filters have picked them, so over-fetching is cheap.
 PRODUCT_CANDIDATES = 200
+# Products resolved for the bot to choose from (it shows at most three).
+PRODUCT_RESULTS = 10
 # When the semantic candidates all fail the filters, this many filtered rows are read instead.
 FILTER_FALLBACK_ROWS = 50
 
@@ -47,9 +50,10 @@ class StoreKnowledge:
         from nlp.entities import parse_product_query
 
         if self._categories is None:
-            self._categories = list(
+            self._categories = sorted(
                 Product.objects.filter(store=self.store)
                 .exclude(category="")
+                .order_by()  # without the model's ordering, DISTINCT is over categories alone
                 .values_list("category", flat=True)
                 .distinct()
             )
@@ -58,21 +62,21 @@ class StoreKnowledge:
     def product_search(self, query: ProductQuery) -> list[Source]:
         """Products for the query's words that honour its price, category and attributes."""
         text = query.query or "product"
-        hits = kb_search(
+        rows = self._filtered_products(query)
+        hits = kb_hits(
             store_id=self.store.id,
             query=text,
-            k=PRODUCT_CANDIDATES,
+            k=PRODUCT_RESULTS if rows is None else PRODUCT_CANDIDATES,
             query_vector=self._vector(text),
             kinds=(PRODUCT,),
         )
-        rows = self._filtered_products(query)
         if rows is None:
-            return hits
+            return kb_resolve(store_id=self.store.id, hits=hits)
         allowed = rows.filter(id__in=[hit.id for hit in hits])
         matching = {p.id for p in allowed.only("id", "attributes", "name") if _has(p, query)}
-        found = [hit for hit in hits if hit.id in matching]
-        if found:
-            return found
+        kept = [hit for hit in hits if hit.id in matching][:PRODUCT_RESULTS]
+        if kept:
+            return kb_resolve(store_id=self.store.id, hits=kept)
         cheapest = rows.select_related("store").order_by("price")[:FILTER_FALLBACK_ROWS]
         fallback = [product for product in cheapest if _has(product, query)]
         return [_product_source(product) for product in fallback]

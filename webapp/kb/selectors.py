@@ -76,17 +76,31 @@ def kb_search(
     Costs one query for the live version, the encode (~10 ms on CPU), the FAISS search and two
     queries to resolve hits against current rows (deleted rows drop out).
     """
+    hits = kb_hits(store_id=store_id, query=query, k=k, query_vector=query_vector, kinds=kinds)
+    return kb_resolve(store_id=store_id, hits=hits)
+
+
+def kb_hits(
+    *,
+    store_id: int,
+    query: str,
+    k: int = 5,
+    query_vector: np.ndarray | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> list[Hit]:
+    """``kb_search`` without resolving: the index's best ``k`` (kind, id, score) hits. For
+    callers that filter many candidates by id first and resolve only the few they keep."""
     index = search_index_live(store_id=store_id)
     if index is None:
         return []
     knowledge = live_knowledge_bases.get(index)
     if query_vector is None:
         query_vector = shared_encoder().encode([query])[0]
-    hits = knowledge.search(query_vector, k, query_text=query, kinds=kinds)
-    return _resolve(store_id, hits)
+    return knowledge.search(query_vector, k, query_text=query, kinds=kinds)
 
 
-def _resolve(store_id: int, hits: list[Hit]) -> list[Source]:
+def kb_resolve(*, store_id: int, hits: list[Hit]) -> list[Source]:
+    """Hits as ``Source`` objects from the current rows, in hit order (deleted rows drop out)."""
     faq_ids = [hit.id for hit in hits if hit.kind == FAQ]
     product_ids = [hit.id for hit in hits if hit.kind == PRODUCT]
     faqs = (
