@@ -110,7 +110,7 @@ async def test_message_posted_outside_the_consumer_reaches_the_socket(
     try:
         # Another thread with its own event loop and database connection (as a worker or the
         # admin would be): its on-commit push can reach this socket only through Redis.
-        message = await asyncio.to_thread(
+        posted = await asyncio.to_thread(
             run_in_thread,
             shopper_message_post,
             conversation_id=conversation_id,
@@ -119,7 +119,7 @@ async def test_message_posted_outside_the_consumer_reaches_the_socket(
 
         frame = await _receive_message(communicator, "shopper")
         assert frame["text"] == "Is anyone there?"
-        assert frame["message_id"] == message.id
+        assert frame["message_id"] == posted.message.id
     finally:
         await communicator.disconnect()
 

@@ -13,6 +13,18 @@ from webapp.chat.models import Conversation
 from webapp.chat.services import conversation_claim, conversation_escalate
 from webapp.stores.services import store_user_upsert
 
+# Generous: a loaded 2-core CI machine can take seconds for a frame; a passing test never waits.
+FRAME_TIMEOUT = 10
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_channel_layer(settings):
+    """These tests are about the consumers; the Redis layer has its own tests
+    (tests/integration/test_channel_layer.py), and a Redis layer shared across the per-test
+    event loops would let one failure cascade into the tests after it."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 pytestmark = [
     pytest.mark.asyncio,
     pytest.mark.django_db(transaction=True),
@@ -53,7 +65,7 @@ async def test_agent_sees_the_shopper_live_and_the_shopper_sees_the_reply():
     agent, _ = await _setup()
     shopper = WebsocketCommunicator(application, "/ws/chat/acme/", headers=ORIGIN)
     await shopper.connect()
-    hello = await shopper.receive_json_from()
+    hello = await shopper.receive_json_from(timeout=FRAME_TIMEOUT)
     conversation_id = await database_sync_to_async(lambda: Conversation.objects.get().id)()
     await database_sync_to_async(conversation_escalate)(
         conversation_id=conversation_id, reason="asked for a human"
@@ -62,7 +74,7 @@ async def test_agent_sees_the_shopper_live_and_the_shopper_sees_the_reply():
     try:
         connected, _ = await console.connect()
         assert connected
-        assert (await console.receive_json_from())["type"] == "ready"
+        assert (await console.receive_json_from(timeout=FRAME_TIMEOUT))["type"] == "ready"
 
         await shopper.send_json_to({"type": "message", "text": "anyone there?"})
         seen = await _until(console, lambda f: f["type"] == "message")
@@ -105,7 +117,7 @@ async def test_anonymous_and_foreign_agents_are_refused():
     for user in (AnonymousUser(), stranger):
         console = _agent_socket(conversation_id, user)
         await console.connect()
-        frame = await console.receive_json_from()
+        frame = await console.receive_json_from(timeout=FRAME_TIMEOUT)
         assert frame["code"] == "forbidden"
         closed = await console.receive_output()
         assert closed == {"type": "websocket.close", "code": 4403}

@@ -12,6 +12,18 @@ from webapp.asgi import application
 from webapp.chat.models import Conversation, Message, MessageRating
 from webapp.kb.services import search_index_build
 
+# Generous: a loaded 2-core CI machine can take seconds for a frame; a passing test never waits.
+FRAME_TIMEOUT = 10
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_channel_layer(settings):
+    """These tests are about the consumers; the Redis layer has its own tests
+    (tests/integration/test_channel_layer.py), and a Redis layer shared across the per-test
+    event loops would let one failure cascade into the tests after it."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 pytestmark = [
     pytest.mark.asyncio,
     pytest.mark.django_db(transaction=True),
@@ -59,7 +71,7 @@ async def test_shipping_question_gets_the_faq_answer_with_its_source(encoder):
     store = await _store_with_index()
     communicator = await _connect()
     try:
-        hello = await communicator.receive_json_from()
+        hello = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         assert hello["type"] == "conversation"
         assert hello["resumed"] is False
         assert hello["history"] == []
@@ -77,7 +89,10 @@ async def test_shipping_question_gets_the_faq_answer_with_its_source(encoder):
         assert source["title"] == "How long does shipping take?"
         assert source["url"] == f"/s/acme/faq/#faq-{source['id']}"
         assert isinstance(bot["message_id"], int)
-        assert await communicator.receive_json_from() == {"type": "typing", "active": False}
+        assert await communicator.receive_json_from(timeout=FRAME_TIMEOUT) == {
+            "type": "typing",
+            "active": False,
+        }
     finally:
         await communicator.disconnect()
     assert await _messages() == [
@@ -91,13 +106,13 @@ async def test_reconnecting_with_the_token_restores_the_history(encoder):
     await _store_with_index()
     first = await _connect()
     try:
-        token = (await first.receive_json_from())["token"]
+        token = (await first.receive_json_from(timeout=FRAME_TIMEOUT))["token"]
         await _turn(first, "do you take paypal?")
     finally:
         await first.disconnect()
     second = await _connect(f"/ws/chat/acme/?token={token}")
     try:
-        hello = await second.receive_json_from()
+        hello = await second.receive_json_from(timeout=FRAME_TIMEOUT)
         assert hello["resumed"] is True
         assert hello["token"] == token
         assert [(m["role"], m["text"][:18]) for m in hello["history"]] == [
@@ -125,14 +140,14 @@ async def test_bad_frames_get_an_error_and_the_connection_stays_open(frame, code
     await database_sync_to_async(make_store)(slug="acme")
     communicator = await _connect()
     try:
-        await communicator.receive_json_from()
+        await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         await communicator.send_to(text_data=frame)
-        error = await communicator.receive_json_from()
+        error = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         assert error["type"] == "error"
         assert error["code"] == code
         assert error["message"]
         await communicator.send_json_to({"type": "ping"})
-        assert await communicator.receive_json_from() == {"type": "pong"}
+        assert await communicator.receive_json_from(timeout=FRAME_TIMEOUT) == {"type": "pong"}
     finally:
         await communicator.disconnect()
     assert await _messages() == []
@@ -142,9 +157,9 @@ async def test_binary_frames_are_refused():
     await database_sync_to_async(make_store)(slug="acme")
     communicator = await _connect()
     try:
-        await communicator.receive_json_from()
+        await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         await communicator.send_to(bytes_data=b"\x00\x01")
-        assert (await communicator.receive_json_from())["code"] == "bad_frame"
+        assert (await communicator.receive_json_from(timeout=FRAME_TIMEOUT))["code"] == "bad_frame"
     finally:
         await communicator.disconnect()
 
@@ -152,7 +167,7 @@ async def test_binary_frames_are_refused():
 async def test_unknown_store_gets_an_error_then_close_4404():
     communicator = await _connect("/ws/chat/nope/")
     try:
-        error = await communicator.receive_json_from()
+        error = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         assert error == {
             "type": "error",
             "code": "unknown_store",
@@ -197,7 +212,7 @@ async def test_unusable_token_starts_a_new_conversation_with_a_notice(case):
     token = await setup()
     communicator = await _connect(f"/ws/chat/acme/?token={token}")
     try:
-        hello = await communicator.receive_json_from()
+        hello = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         assert hello["type"] == "conversation"
         assert hello["resumed"] is False
         assert hello["history"] == []  # never another shopper's or an expired history
@@ -217,14 +232,17 @@ async def test_message_is_kept_when_the_bot_fails(monkeypatch):
     monkeypatch.setattr("webapp.chat.knowledge.kb_search", broken_search)
     communicator = await _connect()
     try:
-        await communicator.receive_json_from()
+        await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         await communicator.send_json_to({"type": "message", "text": "where is my order?"})
-        echo = await communicator.receive_json_from()
+        echo = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         assert (echo["type"], echo["role"]) == ("message", "shopper")
-        assert (await communicator.receive_json_from())["type"] == "typing"
-        error = await communicator.receive_json_from()
+        assert (await communicator.receive_json_from(timeout=FRAME_TIMEOUT))["type"] == "typing"
+        error = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         assert error["code"] == "bot_unavailable"
-        assert await communicator.receive_json_from() == {"type": "typing", "active": False}
+        assert await communicator.receive_json_from(timeout=FRAME_TIMEOUT) == {
+            "type": "typing",
+            "active": False,
+        }
         assert "saved" in error["message"]
     finally:
         await communicator.disconnect()
@@ -235,7 +253,7 @@ async def test_store_without_an_index_answers_honestly():
     await database_sync_to_async(make_store)(slug="acme")
     communicator = await _connect()
     try:
-        await communicator.receive_json_from()
+        await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         bot = (await _turn(communicator, "hello?"))[-1]
         assert "ask for a human" in bot["text"]
         assert bot["sources"] == []
@@ -247,10 +265,10 @@ async def test_two_tabs_of_one_conversation_both_see_each_message(encoder):
     await _store_with_index()
     first = await _connect()
     try:
-        token = (await first.receive_json_from())["token"]
+        token = (await first.receive_json_from(timeout=FRAME_TIMEOUT))["token"]
         second = await _connect(f"/ws/chat/acme/?token={token}")
         try:
-            await second.receive_json_from()
+            await second.receive_json_from(timeout=FRAME_TIMEOUT)
             await _turn(first, "how do I reset my password")
             seen = []
             while len(seen) < 2:
@@ -277,7 +295,7 @@ async def test_asking_for_a_human_escalates_and_silences_the_bot(encoder):
     await _store_with_index()
     communicator = await _connect()
     try:
-        hello = await communicator.receive_json_from()
+        hello = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         assert (hello["state"], hello["agent"]) == ("bot", None)
         await communicator.send_json_to({"type": "message", "text": "I want a real person"})
         frames = await _frames_until(communicator, lambda f: f["type"] == "state")
@@ -290,7 +308,7 @@ async def test_asking_for_a_human_escalates_and_silences_the_bot(encoder):
         await _frames_until(communicator, lambda f: f == {"type": "typing", "active": False})
 
         await communicator.send_json_to({"type": "message", "text": "hello?"})
-        echo = await communicator.receive_json_from()
+        echo = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         assert (echo["role"], echo["text"]) == ("shopper", "hello?")
         # No typing indicator and no bot reply while waiting for a human.
         assert await communicator.receive_nothing(timeout=0.5)
@@ -302,7 +320,7 @@ async def test_rating_a_bot_answer(encoder):
     await _store_with_index()
     communicator = await _connect()
     try:
-        await communicator.receive_json_from()
+        await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
         frames = await _turn(communicator, "how long does shipping take?")
         bot, shopper = frames[-1], frames[0]
         await communicator.send_json_to(
