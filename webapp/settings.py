@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "webapp.intents",
     "webapp.orders",
     "webapp.mlops",
+    "webapp.reviews",
     "webapp.demo",
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,10 +17,12 @@ from django.utils import timezone
 from webapp.catalog.models import FaqEntry
 from webapp.catalog.services import faq_import, products_import
 from webapp.chat.models import CannedReply
-from webapp.common.importing import ImportReport
+from webapp.common.importing import ImportReport, Record
 from webapp.intents.models import ExampleSource, ExampleSplit, IntentAnswer
 from webapp.intents.services import intent_answer_upsert, intent_examples_import
 from webapp.orders.services import order_upsert
+from webapp.reviews.models import ReviewSource
+from webapp.reviews.services import reviews_import_records
 from webapp.stores.models import Role, Store
 from webapp.stores.services import store_get_or_create, store_user_upsert
 
@@ -45,6 +48,7 @@ class DemoLoadResult:
     answers: int
     orders: int
     canned_replies: int
+    reviews: ImportReport
 
 
 @transaction.atomic
@@ -87,6 +91,7 @@ def demo_load() -> DemoLoadResult:
         answers=_load_answers(store),
         orders=_load_orders(store),
         canned_replies=_load_canned_replies(store),
+        reviews=_load_reviews(store),
     )
 
 
@@ -155,3 +160,16 @@ def _load_canned_replies(store: Store) -> int:
             store=store, title=row["title"], defaults={"text": row["text"]}
         )
     return len(rows)
+
+
+def _load_reviews(store: Store) -> ImportReport:
+    """Demo reviews dated relative to today (``days_ago``), at a fixed hour per review, so the
+    dashboard's last weeks always have data and a reload on the same day changes nothing."""
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    records = []
+    for line, row in enumerate(_records("reviews.jsonl"), start=1):
+        hour = int(hashlib.sha256(row["external_id"].encode()).hexdigest(), 16) % 14 + 8
+        created = today - timedelta(days=row["days_ago"]) + timedelta(hours=hour)
+        values = {**row, "created_at": min(created, timezone.now()).isoformat()}
+        records.append(Record(line, values))
+    return reviews_import_records(store=store, records=records, source=ReviewSource.DEMO)

@@ -55,6 +55,10 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("intents", "view_intentanswer"),
         ("mlops", "view_modelversion"),
         ("orders", "view_order"),
+        ("reviews", "add_review"),
+        ("reviews", "change_review"),
+        ("reviews", "delete_review"),
+        ("reviews", "view_review"),
         ("stores", "view_store"),
     ],
     Role.AGENT: [

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from django.db.models import Avg
+from django.utils import timezone
 
+from webapp.catalog.models import Product
 from webapp.chat.models import CannedReply
 from webapp.demo.services import demo_load
 from webapp.intents.models import ExampleSplit, IntentAnswer, IntentExample
 from webapp.orders.models import Order, OrderStatus
+from webapp.reviews.models import Review
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +53,36 @@ def test_demo_intents_answers_and_orders_load_cleanly_and_idempotently():
     assert second.intents.updated == 0
     assert second.intents_heldout.created == 0
     assert Order.objects.count() == first.orders
+    assert second.reviews.created == 0
+    assert second.reviews.updated == 0
+
+
+def test_demo_reviews_span_six_months_and_tell_their_stories():
+    result = demo_load()
+    assert result.reviews.rejected == 0, result.reviews.errors[:5]
+    reviews = Review.objects.select_related("product")
+    assert reviews.count() >= 600
+    assert reviews.values("product").distinct().count() == Product.objects.count()
+    now = timezone.now()
+    oldest = reviews.order_by("created_at").first().created_at
+    assert now - oldest >= timedelta(days=170)
+    assert reviews.filter(created_at__gt=now).count() == 0
+
+    # The kettle whose supplier changed ~70 days ago: loved before, panned after.
+    kettle = reviews.filter(product__sku="KIT-1001")
+    cut = now - timedelta(days=70)
+    before = kettle.filter(created_at__lt=cut).aggregate(avg=Avg("rating"))["avg"]
+    after = kettle.filter(created_at__gte=cut).aggregate(avg=Avg("rating"))["avg"]
+    assert before >= 4.0
+    assert after <= 2.5
+
+    # The courier's bad month (95-125 days ago): delivery complaints cluster there.
+    def delivery_share(rows):
+        texts = [r.text.lower() for r in rows]
+        return sum(any(w in t for w in ("courier", "deliver", "arriv")) for t in texts) / len(texts)
+
+    window = reviews.filter(
+        created_at__gte=now - timedelta(days=126), created_at__lt=now - timedelta(days=94)
+    )
+    rest = reviews.exclude(id__in=window.values("id"))
+    assert delivery_share(window) > 2 * delivery_share(rest)

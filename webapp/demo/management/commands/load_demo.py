@@ -24,7 +24,14 @@ class Command(BaseCommand):
             f"  {result.orders} orders, {result.canned_replies} canned replies, "
             "intent answers loaded"
         )
-        reports = [result.products, result.faq, result.intents, result.intents_heldout]
+        self.stdout.write(f"  reviews:  {result.reviews.summary()}")
+        reports = [
+            result.products,
+            result.faq,
+            result.intents,
+            result.intents_heldout,
+            result.reviews,
+        ]
         for error in [e for report in reports for e in report.errors]:
             self.stderr.write(f"  {error}")
         if logins:

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from webapp.catalog.models import Product
+from webapp.stores.models import Store
+
+MAX_TITLE_CHARS = 200
+MAX_BODY_CHARS = 5000
+
+
+class ReviewSource(models.TextChoices):
+    API = "api", "Storefront API"
+    IMPORT = "import", "Import"
+    ADMIN = "admin", "Admin"
+    DEMO = "demo", "Demo data"
+
+
+class Sentiment(models.TextChoices):
+    NEGATIVE = "negative", "Negative"
+    NEUTRAL = "neutral", "Neutral"
+    POSITIVE = "positive", "Positive"
+
+
+class Review(models.Model):
+    """A shopper's review of one product. The sentiment fields stay empty until a worker has
+    scored the text (``scored_at``); a changed title or body clears them for rescoring."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="reviews")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
+    rating = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=MAX_TITLE_CHARS, blank=True)
+    body = models.TextField(max_length=MAX_BODY_CHARS, blank=True)
+    author_name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=10, choices=ReviewSource.choices)
+    # The shop system's id for the review: re-importing the same id updates instead of adding.
+    external_id = models.CharField(max_length=100, blank=True)
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    sentiment_score = models.FloatField(null=True, blank=True)
+    aspects = models.JSONField(default=dict, blank=True, help_text="{aspect: polarity}")
+    scored_at = models.DateTimeField(null=True, blank=True)
+    scored_by = models.CharField(max_length=60, blank=True, help_text="model that scored it")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "external_id"],
+                condition=~Q(external_id=""),
+                name="review_unique_store_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__gte=1) & Q(rating__lte=5), name="review_rating_1_to_5"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["store", "created_at"], name="review_store_created"),
+            models.Index(fields=["store", "product", "created_at"], name="review_store_product"),
+            models.Index(fields=["store", "scored_at"], name="review_store_scored"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.body[:60] or f"{self.rating}★ review"
+
+    @property
+    def text(self) -> str:
+        """What the sentiment model reads: the title and the body."""
+        return ". ".join(part.strip() for part in (self.title, self.body) if part.strip())
+
+    def clean(self) -> None:
+        super().clean()
+        if self.product_id and self.store_id and self.product.store_id != self.store_id:
+            raise ValidationError({"product": "This product belongs to another store."})
+        if not (self.title.strip() or self.body.strip()):
+            raise ValidationError("A review needs a title or a body.")
+        if self.rating is not None and not 1 <= self.rating <= 5:
+            raise ValidationError({"rating": "Ratings go from 1 to 5 stars."})

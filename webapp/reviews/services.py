@@ -1,0 +1,147 @@
+"""Writes for reviews: one at a time (API, admin) or many (merchant imports, the demo)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from webapp.catalog.models import Product
+from webapp.common.importing import (
+    ImportReport,
+    Record,
+    RowError,
+    RowInvalid,
+    read_records,
+    run_import,
+    text_field,
+)
+from webapp.reviews.models import MAX_BODY_CHARS, MAX_TITLE_CHARS, Review, ReviewSource
+from webapp.stores.models import Store
+
+# Clocks differ between shop systems; a review dated a little ahead is accepted.
+FUTURE_TOLERANCE = timedelta(days=1)
+# Fields whose change makes the stored sentiment stale.
+_TEXT_FIELDS = ("title", "body")
+
+
+def rating_clean(raw: Any) -> int:
+    """1-5 stars from ``4``, ``"4"`` or ``"4.0"``; anything else is a clear error."""
+    text = str(raw).strip() if raw is not None else ""
+    if not text:
+        raise RowInvalid("rating is required")
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        raise RowInvalid(f"rating {raw!r} is not a number") from None
+    if not value.is_integer() or not 1 <= value <= 5:
+        raise RowInvalid(f"rating {raw!r} must be a whole number of stars from 1 to 5")
+    return int(value)
+
+
+def created_at_clean(raw: Any, *, now: datetime | None = None) -> datetime:
+    """An ISO date or date-time (naive ones are UTC); empty means now."""
+    now = now or timezone.now()
+    text = str(raw).strip() if raw is not None else ""
+    if not text:
+        return now
+    try:
+        day = parse_date(text)  # a bare date is taken as its noon, so no zone shifts its day
+        moment = datetime.combine(day, time(12, 0)) if day else parse_datetime(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise RowInvalid(f"created_at {raw!r} is not a date (use 2026-05-31 or ISO 8601)")
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    if moment > now + FUTURE_TOLERANCE:
+        raise RowInvalid(f"created_at {raw!r} is in the future")
+    return moment
+
+
+def review_upsert(
+    *, store: Store, product: Product, external_id: str, fields: dict[str, Any]
+) -> tuple[Review, str]:
+    """Create the review, or update the store's review with this ``external_id`` (when given).
+    Returns it and ``created`` / ``updated`` / ``unchanged``; a changed text clears the
+    sentiment so that it is scored again."""
+    if product.store_id != store.id:
+        raise RowInvalid(f"product {product.sku} belongs to another store")
+    if not (fields.get("title") or fields.get("body")):
+        raise RowInvalid("a review needs a title or a body")
+    existing = (
+        Review.objects.select_for_update().filter(store=store, external_id=external_id).first()
+        if external_id
+        else None
+    )
+    if existing is None:
+        review = Review.objects.create(
+            store=store, product=product, external_id=external_id, **fields
+        )
+        return review, "created"
+    values = {"product_id": product.id, **fields}
+    changed = [name for name, value in values.items() if getattr(existing, name) != value]
+    if not changed:
+        return existing, "unchanged"
+    for name in changed:
+        setattr(existing, name, values[name])
+    if any(name in _TEXT_FIELDS for name in changed):
+        existing.sentiment, existing.sentiment_score, existing.aspects = "", None, {}
+        existing.scored_at, existing.scored_by = None, ""
+    existing.save()
+    return existing, "updated"
+
+
+def reviews_import(
+    *,
+    store: Store,
+    path: Path,
+    column_map: dict[str, str] | None = None,
+    fmt: str | None = None,
+    source: str = ReviewSource.IMPORT,
+) -> ImportReport:
+    """Import ``sku, rating, title, body, author, created_at, external_id`` rows. Products are
+    matched by sku within the store; an unknown sku, a bad rating or date, or a repeated
+    external id rejects its row with the line number, and the good rows are kept."""
+    return reviews_import_records(
+        store=store, records=read_records(path, fmt=fmt, column_map=column_map), source=source
+    )
+
+
+def reviews_import_records(
+    *, store: Store, records: Iterable[Record | RowError], source: str
+) -> ImportReport:
+    """``reviews_import`` for records already read (the demo builds its own)."""
+    products = {p.sku: p for p in Product.objects.filter(store=store)}
+    seen: dict[str, int] = {}
+    now = timezone.now()
+
+    def apply(record: Record) -> str:
+        values = record.values
+        sku = text_field(values, "sku", required=True, max_length=64)
+        product = products.get(sku)
+        if product is None:
+            raise RowInvalid(f"unknown sku {sku!r}")
+        external_id = text_field(values, "external_id", required=False, max_length=100)
+        if external_id in seen:
+            raise RowInvalid(f"external_id {external_id!r} repeats line {seen[external_id]}")
+        fields = {
+            "rating": rating_clean(values.get("rating")),
+            "title": text_field(values, "title", required=False, max_length=MAX_TITLE_CHARS),
+            "body": text_field(values, "body", required=False, max_length=MAX_BODY_CHARS),
+            "author_name": text_field(values, "author", required=False, max_length=100),
+            "created_at": created_at_clean(values.get("created_at"), now=now),
+            "source": source,
+        }
+        _, outcome = review_upsert(
+            store=store, product=product, external_id=external_id, fields=fields
+        )
+        if external_id:
+            seen[external_id] = record.line
+        return outcome
+
+    return run_import(iter(records), apply)
