@@ -97,6 +97,8 @@ class IntentTrainingConfig:
     head_learning_rate: float = 2e-3
     weight_decay: float = 0.01
     label_smoothing: float = 0.0
+    # Weight the loss by inverse class frequency (for skewed labels such as star ratings).
+    class_weighted: bool = False
     warmup_fraction: float = 0.06
     patience: int = 2
     val_fraction: float = 0.15
@@ -953,6 +955,11 @@ def _optimise(
             (step + 1) / warmup, max(0.0, (total_steps - step) / (total_steps - warmup + 1))
         ),
     )
+    class_weight = None
+    if config.class_weighted:
+        counts = np.bincount(targets[train_idx], minlength=int(targets.max()) + 1)
+        weights = len(train_idx) / (len(counts) * np.maximum(counts, 1))
+        class_weight = torch.as_tensor(weights, dtype=torch.float32, device=device)
     rng = np.random.default_rng(config.seed)
     val_encoded = [encoded[i] for i in val_idx]
     val_targets = targets[val_idx]
@@ -976,6 +983,7 @@ def _optimise(
             loss = torch.nn.functional.cross_entropy(
                 logits,
                 torch.as_tensor(targets[batch], device=device),
+                weight=class_weight,
                 label_smoothing=config.label_smoothing,
             )
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+
+from nlp.intents import IntentTrainingConfig
+from nlp.sentiment import (
+    LABELS,
+    FineTunedSentiment,
+    LexiconSentiment,
+    aspect_polarities,
+    clauses,
+    label_for_score,
+    rating_label,
+    sentiment_training_config,
+    train_sentiment_classifier,
+)
+
+# Our own tiny review set: 8 positive, 4 neutral, 4 negative (skewed like real ratings).
+REVIEWS = [
+    ("Absolutely love this kettle, boils in no time.", 5),
+    ("Beautiful towels, soft and thick. Very happy.", 5),
+    ("Great headphones, the sound is superb.", 5),
+    ("Lovely candle, smells wonderful and burns evenly.", 5),
+    ("Excellent pan, heats evenly and cleans easily.", 4),
+    ("Really nice backpack, comfortable straps.", 4),
+    ("Fantastic quality, would buy again.", 5),
+    ("Perfect gift, my sister adored it.", 5),
+    ("It's okay. Does the job, nothing special.", 3),
+    ("Average mug, fine for the price I suppose.", 3),
+    ("Decent but not as bright as the photos.", 3),
+    ("Works, though the cable is a bit short.", 3),
+    ("Terrible, it broke after two days.", 1),
+    ("Awful smell, cheap plastic, returning it.", 1),
+    ("Very disappointed, the zip snapped on first use.", 2),
+    ("Poor quality, the seams came apart.", 2),
+]
+
+
+def test_ratings_map_to_labels():
+    assert [rating_label(r) for r in (1, 2, 3, 4, 5)] == [
+        "negative", "negative", "neutral", "positive", "positive",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="outside 1-5"):
+        rating_label(0)
+    assert label_for_score(0.3) == "positive"
+    assert label_for_score(-0.3) == "negative"
+    assert label_for_score(0.01) == "neutral"
+
+
+def test_clauses_split_at_punctuation_and_contrast_words():
+    assert clauses("Lovely lamp, but the box was crushed. Shame!") == [
+        "Lovely lamp,", "the box was crushed.", "Shame!",
+    ]  # fmt: skip
+    assert clauses("  ") == []
+
+
+def test_aspects_take_their_clause_polarity():
+    aspects = aspect_polarities(
+        "The kettle is gorgeous, but the delivery was a disaster. The price is great value."
+    )
+    assert aspects["delivery"] < 0
+    assert aspects["price"] > 0
+    assert "size_fit" not in aspects
+    assert aspect_polarities("Arrived in two days.") == {"delivery": 0.0}
+    # No feeling in the clause: the review's overall score stands in.
+    assert aspect_polarities("Leaks after two weeks", overall=-0.8) == {"quality": -0.8}
+    assert aspect_polarities("Runs small so order a size up", overall=0.5) == {"size_fit": 0.5}
+    assert aspect_polarities("") == {}
+
+
+def test_lexicon_labels_clear_reviews():
+    results = LexiconSentiment().predict(
+        ["I love it, wonderful quality!", "Horrible. Broken and useless.", "It is a mug."]
+    )
+    assert [r.label for r in results] == ["positive", "negative", "neutral"]
+    assert results[0].score > 0.5 > -0.5 > results[1].score
+    assert results[0].aspects == {"quality": pytest.approx(results[0].score, abs=0.5)}
+
+
+def test_fine_tuned_on_ratings_predicts_saves_and_loads(tmp_path):
+    texts, ratings = zip(*REVIEWS, strict=True)
+    config = sentiment_training_config(max_epochs=3, val_fraction=0.25)
+    assert config.class_weighted
+    assert config.familiarity_quantile == 0.0
+    model = train_sentiment_classifier(list(texts), list(ratings), config)
+
+    assert set(model.classifier.labels) == set(LABELS)
+    results = model.predict(["Wonderful, I love it!", "Broke after a day, awful."])
+    assert results[0].score > results[1].score
+    for result in results:
+        assert result.label in LABELS
+        assert -1.0 <= result.score <= 1.0
+    report = model.evaluate(list(texts), [rating_label(r) for r in ratings])
+    assert report["accuracy"] >= 0.75
+
+    loaded = FineTunedSentiment.load(model.save(tmp_path / "v1"), device="cpu")
+    again = loaded.predict(["Wonderful, I love it!", "Broke after a day, awful."])
+    np.testing.assert_allclose([r.score for r in again], [r.score for r in results], atol=1e-4)
+
+
+def test_training_needs_every_label():
+    with pytest.raises(ValueError, match="no reviews labelled neutral"):
+        train_sentiment_classifier(["good", "bad"], [5, 1], IntentTrainingConfig(max_epochs=1))
