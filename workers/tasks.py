@@ -35,3 +35,27 @@ def rebuild_search_index(self, store_id: int) -> dict[str, object]:  # type: ign
         return {"store_id": store_id, "built": False, "version": None}
     result = search_index_build(store_id=store_id)
     return {"store_id": store_id, "built": result.built, "version": result.index.version}
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, ConnectionError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=120,
+    time_limit=150,
+)
+def score_reviews(self, review_ids: list[int], force: bool = False) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Score a batch of reviews (``SCORE_BATCH`` ids) with their store's sentiment scorer.
+
+    Idempotent: reviews already scored by the live scorer are skipped, so a batch redelivered
+    after a worker died (``acks_late``) finishes the rest and counts nothing twice.
+    """
+    from webapp.reviews.services import reviews_score
+
+    result = reviews_score(review_ids=list(review_ids), force=force)
+    return {"scored": result.scored, "skipped": result.skipped}

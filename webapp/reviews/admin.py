@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from webapp.catalog.models import Product
 from webapp.reviews.models import Review, ReviewSource
+from webapp.reviews.services import reviews_request_scoring
 from webapp.stores.admin_scoping import StoreScopedAdmin
 from webapp.stores.selectors import store_ids_for_user
 
@@ -28,4 +29,9 @@ class ReviewAdmin(StoreScopedAdmin):
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if not change:
             obj.source = ReviewSource.ADMIN
+        if {"title", "body"} & set(form.changed_data):
+            obj.sentiment, obj.sentiment_score, obj.aspects = "", None, {}
+            obj.scored_at, obj.scored_by = None, ""
         super().save_model(request, obj, form, change)
+        if obj.scored_at is None:
+            reviews_request_scoring(review_ids=[obj.id])
