@@ -155,6 +155,11 @@ SEARCH_EXACT_MAX_VECTORS = env_int("SEARCH_EXACT_MAX_VECTORS", 50_000, minimum=1
 INTENT_HELDOUT_PERCENT = env_int("INTENT_HELDOUT_PERCENT", 15, minimum=1)
 # Wall-clock cap on one intent training; 10,000 examples fit in it on a 2-core CPU.
 INTENT_TRAIN_MAX_SECONDS = env_int("INTENT_TRAIN_MAX_SECONDS", 18 * 60, minimum=10)
+# Reviews: a store's own sentiment model is trained once it has this many star-rated reviews
+# (until then VADER scores them); this share of reviews (by a stable hash) is held out.
+SENTIMENT_MIN_REVIEWS = env_int("SENTIMENT_MIN_REVIEWS", 200, minimum=10)
+SENTIMENT_HELDOUT_PERCENT = env_int("SENTIMENT_HELDOUT_PERCENT", 20, minimum=1)
+SENTIMENT_TRAIN_MAX_SECONDS = env_int("SENTIMENT_TRAIN_MAX_SECONDS", 18 * 60, minimum=10)
 
 # --- Chat -----------------------------------------------------------------------------------
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 16_384, minimum=256)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -46,3 +47,20 @@ class ImportCommand(BaseCommand):
             self.stderr.write(f"{options['file']}: {error}")
         style = self.style.SUCCESS if not report.errors else self.style.WARNING
         self.stdout.write(style(f"{store.slug}: {report.summary()}"))
+
+
+def read_texts(path: Path) -> list[str]:
+    """One text a line, or the ``text`` column of a CSV; blank ones are skipped."""
+    if not path.is_file():
+        raise CommandError(f"no such file: {path}")
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        if path.suffix.lower() == ".csv":
+            reader = csv.DictReader(handle)
+            if "text" not in (reader.fieldnames or []):
+                raise CommandError(f"{path.name} has no 'text' column")
+            texts = [row["text"].strip() for row in reader if (row.get("text") or "").strip()]
+        else:
+            texts = [line.strip() for line in handle if line.strip()]
+    if not texts:
+        raise CommandError(f"{path.name} has no texts")
+    return texts

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from django.conf import settings
 
 from webapp.mlops.models import ModelKind
 from webapp.mlops.runtime import live_models
 from webapp.mlops.selectors import model_version_live
+from webapp.reviews.models import Review
 
 if TYPE_CHECKING:
     from nlp.sentiment import FineTunedSentiment, LexiconSentiment
@@ -25,3 +30,32 @@ def sentiment_scorer_live(*, store_id: int) -> tuple[str, FineTunedSentiment | L
         _lexicon = _lexicon or LexiconSentiment()
         return _lexicon.name, _lexicon
     return f"sentiment v{version.version}", live_models.get(version, FineTunedSentiment.load)
+
+
+@dataclass(frozen=True)
+class SentimentDatasets:
+    train_texts: list[str]
+    train_ratings: list[int]
+    heldout_texts: list[str]
+    heldout_ratings: list[int]
+
+
+def sentiment_datasets(*, store_id: int) -> SentimentDatasets:
+    """The store's reviews with text, split by a stable hash of the review id into training and
+    held-out sets (``SENTIMENT_HELDOUT_PERCENT``): the same reviews are held out on every run,
+    so a candidate and the live model are compared on the same ones."""
+    percent = settings.SENTIMENT_HELDOUT_PERCENT
+    data = SentimentDatasets([], [], [], [])
+    rows = Review.objects.filter(store_id=store_id).order_by("id")
+    for review_id, title, body, rating in rows.values_list("id", "title", "body", "rating"):
+        text = ". ".join(part.strip() for part in (title, body) if part.strip())
+        if not text:
+            continue
+        digest = hashlib.sha256(f"review:{review_id}".encode()).hexdigest()
+        if int(digest[:8], 16) % 100 < percent:
+            data.heldout_texts.append(text)
+            data.heldout_ratings.append(rating)
+        else:
+            data.train_texts.append(text)
+            data.train_ratings.append(rating)
+    return data

@@ -1,9 +1,9 @@
-import csv
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from webapp.common.commands import read_texts
 from webapp.intents.selectors import intent_classifier_live
 from webapp.stores.selectors import store_get_by_slug
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         classifier = intent_classifier_live(store_id=store.id)
         if classifier is None:
             raise CommandError(f"{store.slug} has no live intent model: run train_intents first")
-        texts = _read_texts(options["input"])
+        texts = read_texts(options["input"])
         out = options["output"].open("w", encoding="utf-8") if options["output"] else None
         try:
             for start in range(0, len(texts), BATCH):
@@ -55,19 +55,3 @@ class Command(BaseCommand):
                 out.close()
         if out:
             self.stderr.write(f"{len(texts)} texts classified into {options['output']}")
-
-
-def _read_texts(path: Path) -> list[str]:
-    if not path.is_file():
-        raise CommandError(f"no such file: {path}")
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        if path.suffix.lower() == ".csv":
-            reader = csv.DictReader(handle)
-            if "text" not in (reader.fieldnames or []):
-                raise CommandError(f"{path.name} has no 'text' column")
-            texts = [row["text"].strip() for row in reader if (row.get("text") or "").strip()]
-        else:
-            texts = [line.strip() for line in handle if line.strip()]
-    if not texts:
-        raise CommandError(f"{path.name} has no texts")
-    return texts
