@@ -8,5 +8,6 @@ admin.site.site_title = "ShopDesk"
 urlpatterns = [
     path("", RedirectView.as_view(url="/s/demo/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/", include("webapp.reviews.urls")),
     path("s/", include("webapp.catalog.urls")),
 ]

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from webapp.stores.models import Membership, Store
+from webapp.stores.admin_scoping import StoreScopedAdmin
+from webapp.stores.models import ApiKey, Membership, Store
+from webapp.stores.services import api_key_revoke
 
 
 class MembershipInline(admin.TabularInline):
@@ -35,3 +37,24 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):  # type: ignore[no-untyped-def]
         return request.user.is_superuser
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(StoreScopedAdmin):
+    """Keys are created with ``manage.py create_api_key`` (the key is shown once); here they
+    are listed and revoked."""
+
+    list_display = ["name", "prefix", "store", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["store"]
+    readonly_fields = ["store", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
+    def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
+        for key in queryset:
+            api_key_revoke(key_id=key.id)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

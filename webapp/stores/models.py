@@ -47,3 +47,23 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.role} of {self.store}"
+
+
+class ApiKey(models.Model):
+    """A store's key for server-to-server calls (the storefront posting reviews). Only a
+    SHA-256 of the key is kept; the key itself is shown once, when it is created."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="what uses it, e.g. 'storefront'")
+    prefix = models.CharField(max_length=12, unique=True, help_text="the key's public start")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["store", "-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from webapp.stores.models import Membership, Role, Store
+from webapp.stores.models import ApiKey, Membership, Role, Store
 
 
 def store_create(*, slug: str, name: str, currency: str = "EUR") -> Store:
@@ -59,6 +62,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("reviews", "change_review"),
         ("reviews", "delete_review"),
         ("reviews", "view_review"),
+        ("stores", "view_apikey"),
+        ("stores", "change_apikey"),
         ("stores", "view_store"),
     ],
     Role.AGENT: [
@@ -126,3 +131,36 @@ def store_user_upsert(
     )
     user.groups.add(role_group(role))
     return StoreUserResult(user=user, membership=membership, user_created=created)
+
+
+API_KEY_PREFIX = "sdk_"
+
+
+def api_key_create(*, store: Store, name: str) -> tuple[ApiKey, str]:
+    """A new key for ``store``: the row and the key text, which is never stored or shown again."""
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKey.objects.create(
+        store=store, name=name, prefix=prefix, key_hash=hashlib.sha256(key.encode()).hexdigest()
+    )
+    return row, key
+
+
+def api_key_revoke(*, key_id: int) -> None:
+    ApiKey.objects.filter(id=key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_authenticate(*, key: str) -> int | None:
+    """The store a presented key belongs to, or None for an unknown or revoked key. Keys are
+    looked up by their SHA-256, so no key text is compared; a hit records when the key was
+    last used (at most once a minute, to spare a write per request)."""
+    if not key or len(key) > 200:
+        return None
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    row = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
+    if row is None:
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(id=row.id).update(last_used_at=now)
+    return row.store_id
