@@ -73,6 +73,7 @@ _ASPECT_PATTERNS = {
     )
     for aspect, terms in ASPECT_TERMS.items()
 }
+_WORD_TAIL = re.compile(r"\w*")
 _CONTRAST = r"(?:but|however|although|though|yet|except|whereas)"
 _CLAUSE_SPLIT = re.compile(
     rf"(?<=[.!?;,])\s+(?:{_CONTRAST},?\s+)?|\n+|\s+{_CONTRAST},?\s+", re.IGNORECASE
@@ -122,6 +123,22 @@ def aspect_polarities(text: str, overall: float = 0.0) -> dict[str, float]:
         for aspect in named:
             found.setdefault(aspect, []).append(value)
     return {aspect: round(float(np.mean(values)), 4) for aspect, values in found.items()}
+
+
+def aspect_spans(text: str) -> list[tuple[int, int, str]]:
+    """Where the text names an aspect: non-overlapping ``(start, end, aspect)``, in order."""
+    found: list[tuple[int, int, str]] = []
+    lowered = text.lower()
+    for aspect, pattern in _ASPECT_PATTERNS.items():
+        for match in pattern.finditer(lowered):
+            # Stems ("deliver") light up the whole word ("delivery").
+            tail = _WORD_TAIL.match(lowered, match.end())
+            found.append((match.start(), tail.end() if tail else match.end(), aspect))
+    spans: list[tuple[int, int, str]] = []
+    for start, end, aspect in sorted(found, key=lambda span: (span[0], -span[1])):
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, end, aspect))
+    return spans
 
 
 class LexiconSentiment:

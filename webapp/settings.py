@@ -177,6 +177,11 @@ CHAT_ORDER_PREFIX = env_str("CHAT_ORDER_PREFIX", "SD") or "SD"
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "webapp" / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "webapp.common.staticfinders.PackagedFileFinder",  # plotly.min.js from plotly's wheel
+]
 WHITENOISE_USE_FINDERS = DEBUG
 if DEBUG:
     # WhiteNoise serves from the finders in DEBUG but warns when STATIC_ROOT is missing.

@@ -9,5 +9,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/s/demo/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include("webapp.reviews.urls")),
+    path("dashboard/", include("webapp.reviews.urls_dashboard")),
     path("s/", include("webapp.catalog.urls")),
 ]

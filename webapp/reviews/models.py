@@ -80,3 +80,34 @@ class Review(models.Model):
             raise ValidationError("A review needs a title or a body.")
         if self.rating is not None and not 1 <= self.rating <= 5:
             raise ValidationError({"rating": "Ratings go from 1 to 5 stars."})
+
+
+class Aspect(models.TextChoices):
+    QUALITY = "quality", "Quality"
+    DELIVERY = "delivery", "Delivery"
+    PRICE = "price", "Price / value"
+    SIZE_FIT = "size_fit", "Size / fit"
+    CUSTOMER_SERVICE = "customer_service", "Customer service"
+    PACKAGING = "packaging", "Packaging"
+
+
+class ReviewAspect(models.Model):
+    """One aspect a scored review talks about, with its polarity: a row per (review, aspect),
+    written with the score, so the dashboard aggregates aspects with indexed GROUP BY queries
+    instead of reading every review's JSON."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="aspect_rows")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    aspect = models.CharField(max_length=20, choices=Aspect.choices)
+    polarity = models.FloatField()
+    created_at = models.DateTimeField(help_text="the review's date")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "aspect"], name="review_aspect_unique")
+        ]
+        indexes = [models.Index(fields=["store", "created_at"], name="review_aspect_store_time")]
+
+    def __str__(self) -> str:
+        return f"{self.aspect} {self.polarity:+.2f}"

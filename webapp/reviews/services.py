@@ -22,7 +22,14 @@ from webapp.common.importing import (
     run_import,
     text_field,
 )
-from webapp.reviews.models import MAX_BODY_CHARS, MAX_TITLE_CHARS, Review, ReviewSource
+from webapp.reviews.models import (
+    MAX_BODY_CHARS,
+    MAX_TITLE_CHARS,
+    Aspect,
+    Review,
+    ReviewAspect,
+    ReviewSource,
+)
 from webapp.reviews.selectors import sentiment_scorer_live
 from webapp.stores.models import Store
 
@@ -100,7 +107,11 @@ def review_upsert(
     if any(name in _TEXT_FIELDS for name in changed):
         existing.sentiment, existing.sentiment_score, existing.aspects = "", None, {}
         existing.scored_at, existing.scored_by = None, ""
+        ReviewAspect.objects.filter(review=existing).delete()
     existing.save()
+    ReviewAspect.objects.filter(review=existing).update(
+        product_id=existing.product_id, created_at=existing.created_at
+    )
     return existing, "updated"
 
 
@@ -225,6 +236,20 @@ def reviews_score(*, review_ids: list[int], force: bool = False) -> ScoreResult:
                 changed.append(current)
             Review.objects.bulk_update(
                 changed, ["sentiment", "sentiment_score", "aspects", "scored_at", "scored_by"]
+            )
+            ReviewAspect.objects.filter(review__in=changed).delete()
+            ReviewAspect.objects.bulk_create(
+                ReviewAspect(
+                    review=review,
+                    store_id=review.store_id,
+                    product_id=review.product_id,
+                    aspect=aspect,
+                    polarity=value,
+                    created_at=review.created_at,
+                )
+                for review in changed
+                for aspect, value in review.aspects.items()
+                if aspect in Aspect.values
             )
             scored += len(changed)
     return ScoreResult(scored=scored, skipped=skipped)
