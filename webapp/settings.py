@@ -140,6 +140,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "check-review-alerts": {"task": "workers.tasks.check_review_alerts", "schedule": 15 * 60.0},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Models and indexes ---------------------------------------------------------------------
@@ -160,6 +163,15 @@ INTENT_TRAIN_MAX_SECONDS = env_int("INTENT_TRAIN_MAX_SECONDS", 18 * 60, minimum=
 SENTIMENT_MIN_REVIEWS = env_int("SENTIMENT_MIN_REVIEWS", 200, minimum=10)
 SENTIMENT_HELDOUT_PERCENT = env_int("SENTIMENT_HELDOUT_PERCENT", 20, minimum=1)
 SENTIMENT_TRAIN_MAX_SECONDS = env_int("SENTIMENT_TRAIN_MAX_SECONDS", 18 * 60, minimum=10)
+
+# --- Email (alerts) -------------------------------------------------------------------------
+# Console backend unless EMAIL_BACKEND names another (e.g. django.core.mail.backends.smtp...).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ShopDesk <alerts@shopdesk.example>")
+# Where links in emails point (no trailing slash).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Chat -----------------------------------------------------------------------------------
 CHAT_MAX_FRAME_BYTES = env_int("CHAT_MAX_FRAME_BYTES", 16_384, minimum=256)

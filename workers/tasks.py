@@ -59,3 +59,19 @@ def score_reviews(self, review_ids: list[int], force: bool = False) -> dict[str,
 
     result = reviews_score(review_ids=list(review_ids), force=force)
     return {"scored": result.scored, "skipped": result.skipped}
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, ConnectionError),
+    retry_backoff=5,
+    max_retries=3,
+    soft_time_limit=120,
+    time_limit=150,
+)
+def check_review_alerts() -> dict[str, int]:
+    """Periodic (beat, every 15 minutes): check every store's alert rules. Safe to overlap or
+    repeat: a rule fires at most once per product and window."""
+    from webapp.reviews.alerts import alerts_check
+
+    return {"alerts": len(alerts_check())}

@@ -21,7 +21,7 @@ from webapp.common.importing import ImportReport, Record
 from webapp.intents.models import ExampleSource, ExampleSplit, IntentAnswer
 from webapp.intents.services import intent_answer_upsert, intent_examples_import
 from webapp.orders.services import order_upsert
-from webapp.reviews.models import ReviewSource
+from webapp.reviews.models import AlertRule, ReviewSource
 from webapp.reviews.services import reviews_import_records
 from webapp.stores.models import Role, Store
 from webapp.stores.services import store_get_or_create, store_user_upsert
@@ -49,6 +49,7 @@ class DemoLoadResult:
     orders: int
     canned_replies: int
     reviews: ImportReport
+    alert_rules: int
 
 
 @transaction.atomic
@@ -92,6 +93,7 @@ def demo_load() -> DemoLoadResult:
         orders=_load_orders(store),
         canned_replies=_load_canned_replies(store),
         reviews=_load_reviews(store),
+        alert_rules=_load_alert_rules(store),
     )
 
 
@@ -173,3 +175,13 @@ def _load_reviews(store: Store) -> ImportReport:
         values = {**row, "created_at": min(created, timezone.now()).isoformat()}
         records.append(Record(line, values))
     return reviews_import_records(store=store, records=records, source=ReviewSource.DEMO)
+
+
+def _load_alert_rules(store: Store) -> int:
+    """One rule the demo's kettle story trips: over a third negative in 14 days, 3+ reviews."""
+    AlertRule.objects.get_or_create(
+        store=store,
+        name="Product turning negative",
+        defaults={"window_days": 14, "min_reviews": 3, "max_negative_share": 0.34},
+    )
+    return AlertRule.objects.filter(store=store).count()

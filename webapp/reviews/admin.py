@@ -1,14 +1,26 @@
 from django.contrib import admin
+from django.utils import timezone
 
 from webapp.catalog.models import Product
-from webapp.reviews.models import Review, ReviewSource
+from webapp.reviews.models import Alert, AlertRule, Review, ReviewSource
 from webapp.reviews.services import reviews_request_scoring
 from webapp.stores.admin_scoping import StoreScopedAdmin
 from webapp.stores.selectors import store_ids_for_user
 
 
+class ProductScopedAdmin(StoreScopedAdmin):
+    """Also limits the ``product`` field to the user's stores' products."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+        if db_field.name == "product":
+            ids = store_ids_for_user(user=request.user)
+            if ids is not None:
+                kwargs["queryset"] = Product.objects.filter(store_id__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 @admin.register(Review)
-class ReviewAdmin(StoreScopedAdmin):
+class ReviewAdmin(ProductScopedAdmin):
     list_display = ["__str__", "product", "rating", "sentiment", "created_at", "source", "store"]
     list_filter = ["store", "rating", "sentiment", "source"]
     search_fields = ["title", "body", "author_name", "product__sku", "product__name"]
@@ -19,13 +31,6 @@ class ReviewAdmin(StoreScopedAdmin):
     ]  # fmt: skip
     raw_id_fields = ["product"]
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
-        if db_field.name == "product":
-            ids = store_ids_for_user(user=request.user)
-            if ids is not None:
-                kwargs["queryset"] = Product.objects.filter(store_id__in=ids)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if not change:
             obj.source = ReviewSource.ADMIN
@@ -35,3 +40,32 @@ class ReviewAdmin(StoreScopedAdmin):
         super().save_model(request, obj, form, change)
         if obj.scored_at is None:
             reviews_request_scoring(review_ids=[obj.id])
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(ProductScopedAdmin):
+    list_display = [
+        "name", "store", "product", "window_days", "min_reviews", "max_negative_share", "is_active",
+    ]  # fmt: skip
+    list_filter = ["store", "is_active"]
+    raw_id_fields = ["product"]
+
+
+@admin.register(Alert)
+class AlertAdmin(StoreScopedAdmin):
+    list_display = ["message", "store", "rule", "triggered_at", "emailed_to", "acknowledged_at"]
+    list_filter = ["store", "rule"]
+    date_hierarchy = "triggered_at"
+    readonly_fields = [
+        "rule", "store", "product", "triggered_at", "reviews", "negative", "message",
+        "emailed_to", "acknowledged_at",
+    ]  # fmt: skip
+    actions = ["acknowledge"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Acknowledge the selected alerts", permissions=["change"])
+    def acknowledge(self, request, queryset):  # type: ignore[no-untyped-def]
+        count = queryset.filter(acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+        self.message_user(request, f"Acknowledged {count} alert(s).")

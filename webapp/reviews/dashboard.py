@@ -15,7 +15,7 @@ from django.db.models import Avg, Count, F, Q, QuerySet
 from django.db.models.functions import TruncWeek
 
 from webapp.catalog.models import Product
-from webapp.reviews.models import Aspect, Review, ReviewAspect, Sentiment
+from webapp.reviews.models import Alert, Aspect, Review, ReviewAspect, Sentiment
 from webapp.stores.models import Store
 
 PERIODS: dict[str, int | None] = {"7": 7, "30": 30, "90": 90, "180": 180, "all": None}
@@ -200,3 +200,12 @@ def filter_choices(store: Store) -> dict[str, list]:
         "products": list(products.values_list("sku", "name")),
         "categories": sorted(set(products.exclude(category="").values_list("category", flat=True))),
     }
+
+
+def open_alerts(store: Store, limit: int = LISTED) -> QuerySet:
+    """Alerts nobody has acknowledged yet, newest first."""
+    return (
+        Alert.objects.filter(store=store, acknowledged_at__isnull=True)
+        .select_related("product", "rule")
+        .order_by("-triggered_at")[:limit]
+    )

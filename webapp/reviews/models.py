@@ -111,3 +111,68 @@ class ReviewAspect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.aspect} {self.polarity:+.2f}"
+
+
+class AlertRule(models.Model):
+    """ "Tell me when a product turns sour": over the last ``window_days``, a product with at
+    least ``min_reviews`` scored reviews of which more than ``max_negative_share`` are negative
+    raises an alert (on the dashboard, in the admin, and by email)."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="alert_rules")
+    name = models.CharField(max_length=100)
+    product = models.ForeignKey(
+        Product,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="empty: every product of the store",
+    )
+    window_days = models.PositiveSmallIntegerField(default=7)
+    min_reviews = models.PositiveSmallIntegerField(default=5)
+    max_negative_share = models.FloatField(
+        default=0.4, help_text="0-1: alert when the negative share is above this"
+    )
+    email_to = models.CharField(
+        max_length=500, blank=True, help_text="comma-separated; empty: the store's merchants"
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["store", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if not 0 <= self.max_negative_share < 1:
+            raise ValidationError({"max_negative_share": "Use a share from 0 to below 1."})
+        if self.window_days < 1 or self.min_reviews < 1:
+            raise ValidationError(
+                "The window and the minimum number of reviews must be at least 1."
+            )
+        if self.product_id and self.store_id and self.product.store_id != self.store_id:
+            raise ValidationError({"product": "This product belongs to another store."})
+
+
+class Alert(models.Model):
+    """One firing of a rule for one product. A rule does not fire again for the same product
+    while its last alert is younger than the rule's window."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    triggered_at = models.DateTimeField(default=timezone.now)
+    reviews = models.PositiveIntegerField()
+    negative = models.PositiveIntegerField()
+    message = models.CharField(max_length=300)
+    emailed_to = models.CharField(max_length=500, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-triggered_at"]
+        indexes = [models.Index(fields=["store", "triggered_at"], name="alert_store_time")]
+
+    def __str__(self) -> str:
+        return self.message

@@ -59,6 +59,7 @@ def _figures(store: Store, filters: dashboard.Filters) -> dict[str, Any]:
         "aspects": dashboard.aspect_table(store, filters, now),
         "contradictions": list(dashboard.contradictions(rows)),
         "negative": list(dashboard.latest_negative(rows)),
+        "alerts": list(dashboard.open_alerts(store)),
     }
 
 

@@ -3,6 +3,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from webapp.mlops.models import ModelKind
+from webapp.mlops.selectors import model_version_live
 from webapp.reviews.training import SentimentTrainingError, sentiment_model_train
 from webapp.stores.selectors import store_get_by_slug
 
@@ -18,11 +20,25 @@ class Command(BaseCommand):
         parser.add_argument("--store", required=True, help="store slug")
         parser.add_argument("--max-seconds", type=float, help="time budget for the training loop")
         parser.add_argument("--max-epochs", type=int, help="at most this many epochs")
+        parser.add_argument(
+            "--if-none-live",
+            action="store_true",
+            help="do nothing when the store already has a live sentiment model (for scripts)",
+        )
 
     def handle(self, *args, **options):
         store = store_get_by_slug(slug=options["store"])
         if store is None:
             raise CommandError(f"Unknown store {options['store']!r}")
+        live = model_version_live(store_id=store.id, kind=ModelKind.SENTIMENT)
+        if options["if_none_live"] and live is not None:
+            self.stderr.write(
+                f"{store.slug}: sentiment model v{live.version} is live; not training"
+            )
+            self.stdout.write(
+                json.dumps({"version": live.version, "metrics": live.metrics, "promoted": False})
+            )
+            return
         try:
             result = sentiment_model_train(
                 store=store,
