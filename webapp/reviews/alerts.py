@@ -80,8 +80,7 @@ def _email(rule: AlertRule, message: str, recipients: list[str]) -> None:
     send_mail(
         subject=f"[ShopDesk] Review alert: {rule.name}",
         message=(
-            f"{message}\n\nSee the dashboard: "
-            f"{settings.SITE_URL}/dashboard/{rule.store.slug}/\n"
+            f"{message}\n\nSee the dashboard: {settings.SITE_URL}/dashboard/{rule.store.slug}/\n"
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=recipients,
