@@ -189,3 +189,27 @@ def test_index_lists_or_redirects(client, shop):
     listing = client.get("/dashboard/")
     assert listing.status_code == 200
     assert b"/dashboard/other/" in listing.content
+
+
+def test_api_ignores_sessions_whoever_is_logged_in(client, shop, django_user_model):
+    """The review API authenticates by store API key only: no admin or merchant session opens
+    it, for their own store or another."""
+    acme, other = shop
+    review = {"sku": "KET-1", "rating": 5, "title": "Sessions don't count"}
+    logins = [
+        None,
+        _login(client, acme, "merchant", "mia"),
+        _login(client, other, "merchant", "bo"),
+        _login(client, acme, "agent", "ann"),
+        django_user_model.objects.create_superuser("root", "r@x.example", "pw"),
+    ]
+    for user in logins:
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        for slug in ("acme", "other"):
+            response = client.post(
+                f"/api/stores/{slug}/reviews/", review, content_type="application/json"
+            )
+            assert (response.status_code, response.json()["error"]) == (401, "missing_api_key")
+    assert not Review.objects.filter(title="Sessions don't count").exists()
