@@ -97,9 +97,10 @@ def test_product_rule_explicit_recipients_and_inactive_rules(shop):
     assert alerts[0].emailed_to == "qa@acme.example, boss@acme.example"
 
 
+@pytest.mark.usefixtures("eager_tasks")
 def test_periodic_task_and_dashboard(client, shop):
     store, _rule, _ = shop
-    assert check_review_alerts.delay().get() == {"alerts": 1}  # eager in the embedded mode
+    assert check_review_alerts.delay().get() == {"alerts": 1}  # eager (the fixture)
     other = make_store(slug="other")
     user = store_user_upsert(
         store=store, username="mia", password="pw-1234567", role="merchant"

@@ -34,6 +34,7 @@ def _post(client, body, key=None, url=URL, content_type="application/json", **he
     return client.post(url, data=data, content_type=content_type, **headers)
 
 
+@pytest.mark.usefixtures("eager_tasks")
 def test_a_review_is_created_scored_and_updated_by_external_id(
     client, keys, django_capture_on_commit_callbacks
 ):

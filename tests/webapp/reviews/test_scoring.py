@@ -78,6 +78,7 @@ def test_deleted_and_meanwhile_edited_reviews_are_skipped(reviews, monkeypatch):
     assert Review.objects.get(id=reviews[1].id).sentiment == Sentiment.NEGATIVE
 
 
+@pytest.mark.usefixtures("eager_tasks")
 def test_import_queues_scoring_after_commit(store, tmp_path, django_capture_on_commit_callbacks):
     make_product(store, "MUG-2", "Mug")
     path = tmp_path / "r.csv"
@@ -93,6 +94,7 @@ def test_import_queues_scoring_after_commit(store, tmp_path, django_capture_on_c
     assert set(Review.objects.values_list("sentiment", flat=True)) == {Sentiment.POSITIVE}
 
 
+@pytest.mark.usefixtures("eager_tasks")
 def test_rescore_command_requeues_every_review(reviews, capsys, django_capture_on_commit_callbacks):
     reviews_score(review_ids=_ids(reviews))
     before = Review.objects.get(id=reviews[0].id).scored_at

@@ -1,0 +1,354 @@
+"""Sentiment benchmark: quality on the demo store's held-out reviews, and scoring throughput.
+
+Quality (embedded mode, throwaway SQLite): the demo store's reviews are split the way
+``train_sentiment`` splits them (a stable 20% of review ids held out, labels from the stars:
+1-2 negative, 3 neutral, 4-5 positive). On the held-out reviews it compares:
+
+* the fine-tuned MiniLM (``nlp.sentiment.train_sentiment_classifier``, the app's config);
+* VADER (``nlp.sentiment.LexiconSentiment``, what scores a store without a model);
+* TF-IDF + logistic regression (``nlp.baselines``, word + char n-grams, class-balanced, C tuned),
+  trained on the same reviews.
+
+Throughput (``--throughput``; needs PostgreSQL and Redis): the demo reviews, copied to
+``--reviews`` rows, are queued for scoring (``reviews_request_scoring``, tasks of 64) and real
+``celery worker`` processes score them; the figure is reviews / wall time from queueing to the
+last review scored, with one worker process and with two. Each scorer is timed: VADER and the
+store's fine-tuned model. The database is a fresh ``shopdesk_bench`` on the local server.
+
+Run: ``.venv/bin/python -m bench.sentiment [--json FILE]`` and
+``.venv/bin/python -m bench.sentiment --throughput [--reviews 2560]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.retrieval import log, section, setup_django, table
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "shopdesk_bench"
+
+
+def quality(max_seconds: float) -> dict[str, Any]:
+    from nlp.baselines import TfidfLogRegIntentBaseline
+    from nlp.metrics import classification_report
+    from nlp.sentiment import (
+        LABELS,
+        LexiconSentiment,
+        rating_label,
+        sentiment_training_config,
+        train_sentiment_classifier,
+    )
+    from webapp.demo.services import DEMO_SLUG, demo_load
+    from webapp.reviews.selectors import sentiment_datasets
+    from webapp.stores.selectors import store_get_by_slug
+
+    demo_load()
+    store = store_get_by_slug(slug=DEMO_SLUG)
+    assert store is not None
+    data = sentiment_datasets(store_id=store.id)
+    train_labels = [rating_label(r) for r in data.train_ratings]
+    gold = [rating_label(r) for r in data.heldout_ratings]
+    log(f"{len(data.train_texts)} training / {len(gold)} held-out reviews")
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, predicted: list[str], seconds: float, extra: dict | None = None) -> None:
+        report = classification_report(gold, predicted, LABELS)
+        rows.append({"method": name, "train_seconds": round(seconds, 1), **report, **(extra or {})})
+
+    lexicon = LexiconSentiment()
+    add("VADER (lexicon)", [r.label for r in lexicon.predict(data.heldout_texts)], 0.0)
+
+    started = time.perf_counter()
+    baseline = TfidfLogRegIntentBaseline().fit(data.train_texts, train_labels)
+    add("TF-IDF + LR", list(baseline.predict(data.heldout_texts)), time.perf_counter() - started)
+
+    log("fine-tuning MiniLM on the star ratings ...")
+    started = time.perf_counter()
+    model = train_sentiment_classifier(
+        data.train_texts, data.train_ratings, sentiment_training_config(max_seconds=max_seconds)
+    )
+    seconds = time.perf_counter() - started
+    texts = data.heldout_texts
+    for text in texts[:5]:
+        model.predict([text])
+    single = []
+    for text in texts:
+        t0 = time.perf_counter()
+        model.predict([text])
+        single.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    model.predict(texts, batch_size=64)
+    batch_rate = len(texts) / (time.perf_counter() - t0)
+    report = model.classifier.report
+    add(
+        "MiniLM fine-tuned on ratings",
+        [r.label for r in model.predict(texts)],
+        seconds,
+        {
+            "p50_ms": round(float(np.percentile(single, 50)), 1),
+            "batch64_per_s": round(batch_rate, 1),
+            "epochs": report.epochs_run if report else None,
+            "best_epoch": report.best_epoch if report else None,
+        },
+    )
+    return {
+        "train": len(data.train_texts),
+        "heldout": len(gold),
+        "heldout_labels": {label: gold.count(label) for label in LABELS},
+        "rows": rows,
+    }
+
+
+def print_quality(result: dict[str, Any]) -> None:
+    section(
+        f"Held-out demo reviews: {result['heldout']} (train {result['train']}), "
+        f"labels {result['heldout_labels']}"
+    )
+    body = []
+    for row in result["rows"]:
+        f1 = {label: row["per_label"][label]["f1"] for label in ("negative", "neutral", "positive")}
+        body.append(
+            [
+                row["method"],
+                f"{row['accuracy']:.3f}",
+                f"{row['macro_f1']:.3f}",
+                f"{f1['negative']:.2f} / {f1['neutral']:.2f} / {f1['positive']:.2f}",
+                f"{row['train_seconds']:.0f}",
+                str(row.get("p50_ms", "-")),
+                str(row.get("batch64_per_s", "-")),
+            ]
+        )
+    headers = ["method", "acc", "macro-F1", "F1 neg / neu / pos", "train s", "p50 ms", "batch/s"]
+    print(table(headers, body))
+
+
+# --- throughput with real workers -----------------------------------------------------------
+
+
+def _bench_database() -> str:
+    import psycopg
+
+    base = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {BENCH_DB}")
+    return base.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+
+
+def _start_workers(count: int, env: dict[str, str], logs: Path) -> list[subprocess.Popen]:
+    from workers import app
+
+    processes, names = [], []
+    for n in range(count):
+        name = f"bench-{n}-{uuid.uuid4().hex[:6]}@localhost"
+        worker_env = dict(env)
+        # Two worker processes share the 2 cores: one torch thread each, no oversubscription.
+        worker_env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // count))
+        handle = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers",
+                    "worker",
+                    "--pool=solo",
+                    "-Q",
+                    "default",
+                    "-n",
+                    name,
+                    "--loglevel=WARNING",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=worker_env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        names.append(name)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        replies = app.control.ping(destination=names, timeout=1.0)
+        if len(replies) == len(names):
+            return processes
+    raise SystemExit(f"workers did not answer; see {logs}")
+
+
+def _stop_workers(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _time_scoring(store_id: int, ids: list[int], name: str) -> float:
+    from webapp.reviews.models import Review
+    from webapp.reviews.services import reviews_request_scoring
+
+    started_at = time.time()
+    started = time.perf_counter()
+    reviews_request_scoring(review_ids=ids, force=True)  # autocommit: queued at once
+    from datetime import UTC, datetime
+
+    since = datetime.fromtimestamp(started_at, tz=UTC)
+    rows = Review.objects.filter(store_id=store_id, scored_at__gte=since, scored_by=name)
+    while rows.count() < len(ids):
+        time.sleep(0.05)
+        if time.perf_counter() - started > 900:
+            raise SystemExit("scoring took more than 15 minutes")
+    return time.perf_counter() - started
+
+
+def throughput(total: int) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="shopdesk-bench-sentiment-"))
+    os.environ["DATABASE_URL"] = _bench_database()
+    os.environ["MODEL_DIR"] = str(workdir / "models")
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
+    os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "webapp.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from nlp.sentiment import sentiment_training_config, train_sentiment_classifier
+    from webapp.demo.services import DEMO_SLUG, demo_load
+    from webapp.mlops.models import ModelKind, ModelVersion
+    from webapp.mlops.services import model_version_promote, model_version_register
+    from webapp.reviews.models import Review
+    from webapp.reviews.selectors import sentiment_datasets
+    from webapp.stores.selectors import store_get_by_slug
+    from workers import app
+
+    call_command("migrate", verbosity=0, interactive=False)
+    demo_load()
+    app.control.purge()  # demo_load queued scoring tasks; the timed runs start from empty
+    store = store_get_by_slug(slug=DEMO_SLUG)
+    assert store is not None
+    originals = list(Review.objects.filter(store=store))
+    copies = [
+        Review(
+            store=store,
+            product=r.product,
+            rating=r.rating,
+            title=r.title,
+            body=r.body,
+            created_at=r.created_at,
+            source=r.source,
+        )
+        for n in range(max(0, total - len(originals)))
+        for r in [originals[n % len(originals)]]
+    ]
+    Review.objects.bulk_create(copies, batch_size=1000)
+    ids = list(Review.objects.filter(store=store).values_list("id", flat=True))[:total]
+    data = sentiment_datasets(store_id=store.id)
+    log("training a one-epoch sentiment model (inference cost is the same as a full one)")
+    model = train_sentiment_classifier(
+        data.train_texts, data.train_ratings, sentiment_training_config(max_epochs=1)
+    )
+    version = model_version_register(
+        store=store,
+        kind=ModelKind.SENTIMENT,
+        save=model.save,
+        metrics={},
+        training_examples=len(data.train_texts),
+        heldout_examples=0,
+        training_seconds=0.0,
+    )
+    env = dict(os.environ)
+    results: dict[str, Any] = {"reviews": len(ids), "runs": []}
+    logs = workdir / "logs"
+    logs.mkdir()
+    try:
+        for scorer in ("vader", "model"):
+            if scorer == "model":
+                model_version_promote(version_id=version.id)
+                name = f"sentiment v{version.version}"
+            else:
+                ModelVersion.objects.filter(id=version.id).update(is_live=False)
+                name = "vader"
+            for count in (1, 2):
+                processes = _start_workers(count, env, logs)
+                try:
+                    _time_scoring(store.id, ids[: 64 * count], name)  # warm-up: load the model
+                    seconds = _time_scoring(store.id, ids, name)
+                finally:
+                    _stop_workers(processes)
+                rate = len(ids) / seconds
+                log(f"  {scorer}, {count} worker(s): {len(ids)} reviews in {seconds:.1f} s")
+                results["runs"].append(
+                    {
+                        "scorer": scorer,
+                        "workers": count,
+                        "seconds": round(seconds, 2),
+                        "reviews_per_s": round(rate, 1),
+                    }
+                )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return results
+
+
+def print_throughput(result: dict[str, Any]) -> None:
+    section(f"Scoring throughput through real Celery workers, {result['reviews']} reviews")
+    body = [
+        [run["scorer"], str(run["workers"]), f"{run['seconds']:.1f}", f"{run['reviews_per_s']:.0f}"]
+        for run in result["runs"]
+    ]
+    print(table(["scorer", "worker processes", "seconds", "reviews/s"], body))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--throughput", action="store_true", help="time real workers instead")
+    parser.add_argument("--reviews", type=int, default=2560, help="reviews scored per run")
+    parser.add_argument("--max-seconds", type=float, default=18 * 60.0)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    load = os.getloadavg()[0]
+    if args.throughput:
+        result = throughput(args.reviews)
+        print_throughput(result)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="shopdesk-bench-sentiment-"))
+        try:
+            setup_django(workdir)
+            result = quality(args.max_seconds)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print_quality(result)
+    print(f"\n{os.cpu_count()} CPUs; load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
