@@ -92,9 +92,21 @@ def test_fine_tuned_on_ratings_predicts_saves_and_loads(tmp_path):
     report = model.evaluate(list(texts), [rating_label(r) for r in ratings])
     assert report["accuracy"] >= 0.75
 
-    loaded = FineTunedSentiment.load(model.save(tmp_path / "v1"), device="cpu")
+    directory = model.save(tmp_path / "v1")
+    loaded = FineTunedSentiment.load(directory, device="cpu")
     again = loaded.predict(["Wonderful, I love it!", "Broke after a day, awful."])
     np.testing.assert_allclose([r.score for r in again], [r.score for r in results], atol=1e-4)
+
+    # Served with int8 Linear layers: a different module, nearly the same scores.
+    int8 = FineTunedSentiment.load(directory, device="cpu", int8=True)
+    assert int8.name == "minilm-sentiment-int8"
+    def quantized_layers(network):
+        return sum("quantized" in type(m).__module__ for m in network.modules())
+
+    assert quantized_layers(int8.classifier.network) >= 37  # 6 layers x 6 Linear + the head
+    assert quantized_layers(model.classifier.network) == 0
+    served = int8.predict(["Wonderful, I love it!", "Broke after a day, awful."])
+    np.testing.assert_allclose([r.score for r in served], [r.score for r in results], atol=0.15)
 
 
 def test_training_needs_every_label():

@@ -29,7 +29,9 @@ def sentiment_scorer_live(*, store_id: int) -> tuple[str, FineTunedSentiment | L
     if version is None:
         _lexicon = _lexicon or LexiconSentiment()
         return _lexicon.name, _lexicon
-    return f"sentiment v{version.version}", live_models.get(version, FineTunedSentiment.load)
+    int8 = settings.SENTIMENT_INT8
+    model = live_models.get(version, lambda path: FineTunedSentiment.load(path, int8=int8))
+    return f"sentiment v{version.version}", model
 
 
 @dataclass(frozen=True)
