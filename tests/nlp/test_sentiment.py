@@ -100,6 +100,7 @@ def test_fine_tuned_on_ratings_predicts_saves_and_loads(tmp_path):
     # Served with int8 Linear layers: a different module, nearly the same scores.
     int8 = FineTunedSentiment.load(directory, device="cpu", int8=True)
     assert int8.name == "minilm-sentiment-int8"
+
     def quantized_layers(network):
         return sum("quantized" in type(m).__module__ for m in network.modules())
 
