@@ -4,7 +4,8 @@ Quality (embedded mode, throwaway SQLite): the demo store's reviews are split th
 ``train_sentiment`` splits them (a stable 20% of review ids held out, labels from the stars:
 1-2 negative, 3 neutral, 4-5 positive). On the held-out reviews it compares:
 
-* the fine-tuned MiniLM (``nlp.sentiment.train_sentiment_classifier``, the app's config);
+* the fine-tuned MiniLM (``nlp.sentiment.train_sentiment_classifier``, the app's config), in
+  float32 and with the int8 Linear layers the workers serve it with (``SENTIMENT_INT8``);
 * VADER (``nlp.sentiment.LexiconSentiment``, what scores a store without a model);
 * TF-IDF + logistic regression (``nlp.baselines``, word + char n-grams, class-balanced, C tuned),
   trained on the same reviews.
@@ -103,6 +104,25 @@ def quality(max_seconds: float) -> dict[str, Any]:
             "batch64_per_s": round(batch_rate, 1),
             "epochs": report.epochs_run if report else None,
             "best_epoch": report.best_epoch if report else None,
+        },
+    )
+    served = model.quantized()
+    for text in texts[:5]:
+        served.predict([text])
+    single = []
+    for text in texts:
+        t0 = time.perf_counter()
+        served.predict([text])
+        single.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    served.predict(texts, batch_size=64)
+    add(
+        "  the same, int8 as served",
+        [r.label for r in served.predict(texts)],
+        seconds,
+        {
+            "p50_ms": round(float(np.percentile(single, 50)), 1),
+            "batch64_per_s": round(len(texts) / (time.perf_counter() - t0), 1),
         },
     )
     return {
