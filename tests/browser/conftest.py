@@ -49,7 +49,7 @@ def demo_server(tmp_path_factory):
         ["train_intents", "--store", "demo", "--max-epochs", "2"],
     ):
         subprocess.run(
-            [*manage, *command], cwd=ROOT, env=env, check=True, timeout=300, capture_output=True
+            [*manage, *command], cwd=ROOT, env=env, check=True, timeout=900, capture_output=True
         )
     port = _free_port()
     log = open(workdir / "daphne.log", "w")  # noqa: SIM115
