@@ -38,9 +38,10 @@ FUTURE_TOLERANCE = timedelta(days=1)
 # Fields whose change makes the stored sentiment stale.
 _TEXT_FIELDS = ("title", "body")
 # Reviews per scoring task. Measured by bench/sentiment through a real worker on this 2-core
-# machine, a task of 64 (read, score, aspects, write) takes ~0.1 s with VADER (638 reviews/s)
-# and ~0.5 s with the fine-tuned MiniLM (121 reviews/s), so a task stays far inside its
-# 120 s limit and a batch redelivered after a crash repeats half a second of work.
+# machine, a task of 64 (read, score, aspects, write) takes ~0.1 s with VADER (659 reviews/s)
+# and ~0.4 s with the int8 fine-tuned MiniLM (166 reviews/s; 212/s with two workers), so a
+# task stays far inside its 120 s limit and a batch redelivered after a crash repeats well
+# under a second of work.
 SCORE_BATCH = 64
 
 
