@@ -46,6 +46,7 @@ def test_train_then_classify_with_the_live_model(tmp_path, capsys):
     assert version.is_live == final["promoted"]
     assert "held-out accuracy" in err
     assert final["metrics"]["examples"] == len(data.heldout_texts)
+    assert final["metrics"]["int8"] is True  # judged as the workers will serve it
 
     output = tmp_path / "out.jsonl"
     call_command(
