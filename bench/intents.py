@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import random
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.retrieval import log, section, table
 from nlp.intents import (
     MEAN_POOL,
     SEQUENCE_CLASSIFICATION,
@@ -61,27 +61,6 @@ LATENCY_MESSAGES = 300
 BATCH = 64
 
 Examples = tuple[list[str], list[str]]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Plain-text table: first column left-aligned, the others right-aligned."""
-    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [cells[0].ljust(widths[0])]
-        parts += [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
-
-
-def section(title: str) -> None:
-    print(f"\n{title}\n{'=' * len(title)}")
 
 
 # --- data -------------------------------------------------------------------------------------

@@ -892,14 +892,11 @@ def _familiarity_gate(
         if len(members) > config.reference_per_label:
             members = rng.choice(members, config.reference_per_label, replace=False)
         chosen += sorted(int(i) for i in members)
-    _, reference = _batched_forward(
-        network, [encoded[i] for i in chosen], pad_id, device, 64, embeddings=True
+    _, vectors = _batched_forward(
+        network, [encoded[i] for i in [*chosen, *val_idx]], pad_id, device, 64, embeddings=True
     )
-    _, val_vectors = _batched_forward(
-        network, [encoded[i] for i in val_idx], pad_id, device, 64, embeddings=True
-    )
-    assert reference is not None
-    assert val_vectors is not None
+    assert vectors is not None
+    reference, val_vectors = vectors[: len(chosen)], vectors[len(chosen) :]
     familiarity = _familiarity(val_vectors, reference)
     threshold = float(np.quantile(familiarity, config.familiarity_quantile))
     return reference, threshold, familiarity

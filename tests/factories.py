@@ -6,6 +6,7 @@ import itertools
 from decimal import Decimal
 
 from webapp.catalog.models import FaqEntry, Product
+from webapp.mlops.models import ModelVersion
 from webapp.stores.models import Store
 
 _sequence = itertools.count(1)
@@ -69,3 +70,25 @@ def make_small_kb(store: Store) -> None:
         description="A light three-season tent for two hikers, 2.1 kg.",
         price=Decimal("149.00"),
     )
+
+
+def make_live_sentiment_model(store: Store, *, max_epochs: int = 1) -> ModelVersion:
+    """A sentiment model fine-tuned on the tiny review set, registered and live for ``store``."""
+    from nlp.sentiment import sentiment_training_config, train_sentiment_classifier
+    from tests.nlp.sentiment_data import REVIEWS
+    from webapp.mlops.models import ModelKind
+    from webapp.mlops.services import model_version_promote, model_version_register
+
+    texts, ratings = zip(*REVIEWS, strict=True)
+    config = sentiment_training_config(max_epochs=max_epochs, val_fraction=0.25)
+    model = train_sentiment_classifier(list(texts), list(ratings), config)
+    version = model_version_register(
+        store=store,
+        kind=ModelKind.SENTIMENT,
+        save=model.save,
+        metrics={},
+        training_examples=len(texts),
+        heldout_examples=0,
+        training_seconds=1.0,
+    )
+    return model_version_promote(version_id=version.id)

@@ -12,11 +12,9 @@ import time
 import pytest
 from django.db.models import Count
 
-from tests.factories import make_product, make_store
+from tests.factories import make_live_sentiment_model, make_product, make_store
 from tests.integration.conftest import CeleryWorker, wait_until
-from tests.nlp.test_sentiment import REVIEWS
-from webapp.mlops.models import ModelKind
-from webapp.mlops.services import model_version_promote, model_version_register
+from tests.nlp.sentiment_data import REVIEWS
 from webapp.reviews.models import Review, ReviewAspect, Sentiment
 from webapp.reviews.services import reviews_request_scoring
 from webapp.stores.services import api_key_create, store_user_upsert
@@ -72,26 +70,11 @@ def _pool_children(pid: int) -> list[int]:
 def test_killing_a_worker_mid_batch_loses_and_duplicates_nothing(
     celery_worker: CeleryWorker,
 ) -> None:
-    from nlp.sentiment import sentiment_training_config, train_sentiment_classifier
-
     store = make_store(slug="acme")
     kettle = make_product(store, "KET-1", "Glass kettle")
     # The store's own model makes each batch take a forward pass, so there is a batch to
     # interrupt; VADER finishes 64 reviews in ~80 ms.
-    texts, ratings = zip(*REVIEWS, strict=True)
-    model = train_sentiment_classifier(
-        list(texts), list(ratings), sentiment_training_config(max_epochs=1, val_fraction=0.25)
-    )
-    version = model_version_register(
-        store=store,
-        kind=ModelKind.SENTIMENT,
-        save=model.save,
-        metrics={},
-        training_examples=len(texts),
-        heldout_examples=0,
-        training_seconds=1.0,
-    )
-    model_version_promote(version_id=version.id)
+    make_live_sentiment_model(store)
     rows = [
         Review(
             store=store,

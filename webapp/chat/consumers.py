@@ -30,10 +30,30 @@ logger = logging.getLogger(__name__)
 CLOSE_UNKNOWN_STORE = 4404
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class ConversationSocket(AsyncJsonWebsocketConsumer):
+    """What the shopper's and the agent's sockets share: one conversation's group, its events
+    turned into frames, and error frames."""
+
     conversation_id: int | None = None
     group: str | None = None
 
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "message", **event["message"]})
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "typing", "active": event["active"]})
+
+    async def chat_state(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "state", "state": event["state"], "agent": event["agent"]})
+
+    async def chat_presence(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "presence", "online": event["online"]})
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+
+class ChatConsumer(ConversationSocket):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Bot turns run as tasks so group events (echoes, replies, agents) keep flowing while
@@ -165,23 +185,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Through the group, so it is ordered with the messages everyone in it receives.
         await self.channel_layer.group_send(self.group, {"type": "chat.typing", "active": active})
 
-    async def chat_message(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "message", **event["message"]})
-
-    async def chat_typing(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "typing", "active": event["active"]})
-
-    async def chat_state(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "state", "state": event["state"], "agent": event["agent"]})
-
     async def chat_presence(self, event: dict[str, Any]) -> None:
         """The shopper's own presence: only agents' consoles show it."""
 
     async def chat_error(self, event: dict[str, Any]) -> None:
         await self.send_error(event["code"], event["message"])
-
-    async def send_error(self, code: str, message: str) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message})
 
 
 def _query_param(scope: dict[str, Any], name: str) -> str | None:
@@ -192,12 +200,9 @@ def _query_param(scope: dict[str, Any], name: str) -> str | None:
 CLOSE_FORBIDDEN = 4403
 
 
-class AgentConsumer(AsyncJsonWebsocketConsumer):
+class AgentConsumer(ConversationSocket):
     """An agent's live view of one conversation in the admin console: every message, state
     change, typing and presence event, and the agent's replies going out."""
-
-    conversation_id: int | None = None
-    group: str | None = None
 
     async def connect(self) -> None:
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
@@ -205,9 +210,7 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         allowed = await database_sync_to_async(_agent_may_watch)(user, conversation_id)
         if not allowed:
-            await self.send_json(
-                {"type": "error", "code": "forbidden", "message": "Log in as staff of this store."}
-            )
+            await self.send_error("forbidden", "Log in as staff of this store.")
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.conversation_id = conversation_id
@@ -223,9 +226,7 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         if self.conversation_id is None:
             return
         if not isinstance(content, dict) or content.get("type") != "message":
-            await self.send_json(
-                {"type": "error", "code": "unknown_type", "message": "Send message frames."}
-            )
+            await self.send_error("unknown_type", "Send message frames.")
             return
         try:
             await database_sync_to_async(agent_message_post)(
@@ -234,34 +235,18 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
                 text=content.get("text"),
             )
         except ChatError as exc:
-            await self.send_json({"type": "error", "code": exc.code, "message": str(exc)})
+            await self.send_error(exc.code, str(exc))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None or len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
-            await self.send_json(
-                {"type": "error", "code": "bad_frame", "message": "Frames are JSON text."}
-            )
+            await self.send_error("bad_frame", "Frames are JSON text.")
             return
         try:
             content = json.loads(text_data)
         except json.JSONDecodeError:
-            await self.send_json(
-                {"type": "error", "code": "bad_json", "message": "The frame is not valid JSON."}
-            )
+            await self.send_error("bad_json", "The frame is not valid JSON.")
             return
         await self.receive_json(content)
-
-    async def chat_message(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "message", **event["message"]})
-
-    async def chat_typing(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "typing", "active": event["active"]})
-
-    async def chat_state(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "state", "state": event["state"], "agent": event["agent"]})
-
-    async def chat_presence(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "presence", "online": event["online"]})
 
 
 def _agent_may_watch(user: Any, conversation_id: int) -> bool:

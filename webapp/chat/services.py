@@ -352,19 +352,20 @@ def conversation_claim(*, conversation_id: int, agent: Any) -> Conversation:
     return conversation
 
 
-@transaction.atomic
 def conversation_hand_back(*, conversation_id: int, agent: Any) -> Conversation:
-    conversation = _locked_for_agent(conversation_id, agent)
-    _check_holder(conversation, agent)
-    _transition(conversation, states.HAND_BACK, actor=agent)
-    return conversation
+    return _holder_move(conversation_id, agent, states.HAND_BACK)
+
+
+def conversation_resolve(*, conversation_id: int, agent: Any) -> Conversation:
+    return _holder_move(conversation_id, agent, states.RESOLVE)
 
 
 @transaction.atomic
-def conversation_resolve(*, conversation_id: int, agent: Any) -> Conversation:
+def _holder_move(conversation_id: int, agent: Any, move: str) -> Conversation:
+    """A move only the agent holding the conversation may make."""
     conversation = _locked_for_agent(conversation_id, agent)
     _check_holder(conversation, agent)
-    _transition(conversation, states.RESOLVE, actor=agent)
+    _transition(conversation, move, actor=agent)
     return conversation
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,3 +65,70 @@ def read_texts(path: Path) -> list[str]:
     if not texts:
         raise CommandError(f"{path.name} has no texts")
     return texts
+
+
+class TrainCommand(BaseCommand):
+    """``--store SLUG [--max-seconds S] [--max-epochs N] [--if-none-live]``: train one of a
+    store's models, with progress on stderr, a one-line verdict on stderr, and a final stdout
+    line of JSON ``{"version", "metrics", "promoted"}``.
+
+    Subclasses set ``kind`` (a ``ModelKind``) and implement ``train``, which returns
+    ``(version number, metrics, promoted, verdict)`` and raises ``CommandError`` for data
+    that can't train."""
+
+    kind: str
+
+    def add_arguments(self, parser):
+        parser.add_argument("--store", required=True, help="store slug")
+        parser.add_argument("--max-seconds", type=float, help="time budget for the training loop")
+        parser.add_argument("--max-epochs", type=int, help="at most this many epochs")
+        parser.add_argument(
+            "--if-none-live",
+            action="store_true",
+            help=f"do nothing when the store already has a live {self.kind} model (for scripts)",
+        )
+
+    def train(self, store, *, max_seconds, max_epochs, progress):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def handle(self, *args, **options):
+        from webapp.mlops.selectors import model_version_live
+
+        store = store_get_by_slug(slug=options["store"])
+        if store is None:
+            raise CommandError(f"Unknown store {options['store']!r}")
+        live = model_version_live(store_id=store.id, kind=self.kind)
+        if options["if_none_live"] and live is not None:
+            self.stderr.write(
+                f"{store.slug}: {self.kind} model v{live.version} is live; not training"
+            )
+            self._final(live.version, live.metrics, promoted=False)
+            return
+        version, metrics, promoted, verdict = self.train(
+            store,
+            max_seconds=options["max_seconds"],
+            max_epochs=options["max_epochs"],
+            progress=self.progress,
+        )
+        self.stderr.write(f"{store.slug}: v{version} {verdict}")
+        self._final(version, metrics, promoted=promoted)
+
+    def _final(self, version: int, metrics: dict, *, promoted: bool) -> None:
+        self.stdout.write(
+            json.dumps({"version": version, "metrics": metrics, "promoted": promoted})
+        )
+
+    def progress(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.kind == "epoch":
+            line = (
+                f"epoch {event.epoch}/{event.max_epochs}: val accuracy "
+                f"{event.val_accuracy:.3f}, macro-F1 {event.val_macro_f1:.3f} "
+                f"({event.elapsed_s:.0f} s)"
+            )
+        else:
+            line = (
+                f"epoch {event.epoch} step {event.step}/{event.total_steps} loss "
+                f"{event.loss:.3f} elapsed {event.elapsed_s:.0f} s eta {event.eta_s:.0f} s"
+            )
+        self.stderr.write(line)
+        sys.stderr.flush()

@@ -48,16 +48,15 @@ def sentiment_datasets(*, store_id: int) -> SentimentDatasets:
     so a candidate and the live model are compared on the same ones."""
     percent = settings.SENTIMENT_HELDOUT_PERCENT
     data = SentimentDatasets([], [], [], [])
-    rows = Review.objects.filter(store_id=store_id).order_by("id")
-    for review_id, title, body, rating in rows.values_list("id", "title", "body", "rating"):
-        text = ". ".join(part.strip() for part in (title, body) if part.strip())
-        if not text:
+    rows = Review.objects.filter(store_id=store_id).only("title", "body", "rating").order_by("id")
+    for review in rows:
+        if not review.text:
             continue
-        digest = hashlib.sha256(f"review:{review_id}".encode()).hexdigest()
+        digest = hashlib.sha256(f"review:{review.id}".encode()).hexdigest()
         if int(digest[:8], 16) % 100 < percent:
-            data.heldout_texts.append(text)
-            data.heldout_ratings.append(rating)
+            data.heldout_texts.append(review.text)
+            data.heldout_ratings.append(review.rating)
         else:
-            data.train_texts.append(text)
-            data.train_ratings.append(rating)
+            data.train_texts.append(review.text)
+            data.train_ratings.append(review.rating)
     return data

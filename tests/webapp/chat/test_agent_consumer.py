@@ -17,18 +17,10 @@ from webapp.stores.services import store_user_upsert
 FRAME_TIMEOUT = 10
 
 
-@pytest.fixture(autouse=True)
-def _in_memory_channel_layer(settings):
-    """These tests are about the consumers; the Redis layer has its own tests
-    (tests/integration/test_channel_layer.py), and a Redis layer shared across the per-test
-    event loops would let one failure cascade into the tests after it."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
 pytestmark = [
     pytest.mark.asyncio,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("close_thread_db_connections"),
+    pytest.mark.usefixtures("close_thread_db_connections", "in_memory_channel_layer"),
 ]
 
 ORIGIN = [(b"origin", b"http://testserver")]

@@ -5,10 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from tests.factories import make_product, make_store
-from tests.nlp.test_sentiment import REVIEWS
-from webapp.mlops.models import ModelKind
-from webapp.mlops.services import model_version_promote, model_version_register
+from tests.factories import make_live_sentiment_model, make_product, make_store
 from webapp.reviews.models import Review, Sentiment
 from webapp.reviews.selectors import sentiment_scorer_live
 from webapp.reviews.services import reviews_import, reviews_score
@@ -105,22 +102,7 @@ def test_rescore_command_requeues_every_review(reviews, capsys, django_capture_o
 
 
 def test_a_live_fine_tuned_model_takes_over_from_the_lexicon(store, reviews):
-    from nlp.sentiment import sentiment_training_config, train_sentiment_classifier
-
-    texts, ratings = zip(*REVIEWS, strict=True)
-    model = train_sentiment_classifier(
-        list(texts), list(ratings), sentiment_training_config(max_epochs=2, val_fraction=0.25)
-    )
-    version = model_version_register(
-        store=store,
-        kind=ModelKind.SENTIMENT,
-        save=model.save,
-        metrics={},
-        training_examples=len(texts),
-        heldout_examples=0,
-        training_seconds=1.0,
-    )
-    model_version_promote(version_id=version.id)
+    make_live_sentiment_model(store, max_epochs=2)
 
     name, scorer = sentiment_scorer_live(store_id=store.id)
     assert name == "sentiment v1"
