@@ -121,7 +121,7 @@ def prepare_demo() -> tuple[int, dict[str, Any]]:
     from django.core.management import call_command
 
     from webapp.demo.services import DEMO_SLUG
-    from webapp.intents.services import intent_model_train
+    from webapp.intents.training import intent_model_train
     from webapp.stores.selectors import store_get_by_slug
 
     log("loading the demo store and building its index")
@@ -196,11 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         model_turns, frames = asyncio.run(run_turns(texts))
         components = component_latencies(store_id, texts)
 
-        from webapp.mlops.models import ModelVersion
+        from webapp.mlops.models import ModelVersion, VersionState
         from webapp.mlops.runtime import live_models
 
         log(f"{args.turns} turns with no intent model (retrieval-only baseline)")
-        ModelVersion.objects.filter(store_id=store_id).update(is_live=False)
+        ModelVersion.objects.filter(store_id=store_id).update(state=VersionState.RETIRED)
         live_models.clear()
         baseline_turns, _ = asyncio.run(run_turns(texts))
 

@@ -257,7 +257,7 @@ def throughput(total: int) -> dict[str, Any]:
 
     from nlp.sentiment import sentiment_training_config, train_sentiment_classifier
     from webapp.demo.services import DEMO_SLUG, demo_load
-    from webapp.mlops.models import ModelKind, ModelVersion
+    from webapp.mlops.models import ModelKind, ModelVersion, VersionState
     from webapp.mlops.services import model_version_promote, model_version_register
     from webapp.reviews.models import Review
     from webapp.reviews.selectors import sentiment_datasets
@@ -309,7 +309,7 @@ def throughput(total: int) -> dict[str, Any]:
                 model_version_promote(version_id=version.id)
                 name = f"sentiment v{version.version}"
             else:
-                ModelVersion.objects.filter(id=version.id).update(is_live=False)
+                ModelVersion.objects.filter(id=version.id).update(state=VersionState.RETIRED)
                 name = "vader"
             for count in (1, 2):
                 processes = _start_workers(count, env, logs)

@@ -239,10 +239,20 @@ def train_sentiment_classifier(
 ) -> FineTunedSentiment:
     """Fine-tune on review texts labelled by their stars; every label needs two examples."""
     labels = [rating_label(int(r)) for r in ratings]
+    return train_sentiment_on_labels(texts, labels, config, progress)
+
+
+def train_sentiment_on_labels(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    config: IntentTrainingConfig | None = None,
+    progress: Any = None,
+) -> FineTunedSentiment:
+    """Fine-tune on texts labelled ``LABELS`` (already derived from ratings)."""
     missing = set(LABELS) - set(labels)
     if missing:
         raise ValueError(f"no reviews labelled {', '.join(sorted(missing))} to learn from")
     classifier = train_intent_classifier(
-        texts, labels, config or sentiment_training_config(), progress
+        texts, list(labels), config or sentiment_training_config(), progress
     )
     return FineTunedSentiment(classifier)

@@ -139,6 +139,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Training has its own queue and workers (``-Q training``), so a retraining never holds up review
+# scoring or index rebuilds, and its CPU priority can be lowered without slowing them.
+CELERY_TASK_ROUTES = {"workers.tasks.retrain_model": {"queue": "training"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "check-review-alerts": {"task": "workers.tasks.check_review_alerts", "schedule": 15 * 60.0},
@@ -166,6 +169,35 @@ SENTIMENT_TRAIN_MAX_SECONDS = env_int("SENTIMENT_TRAIN_MAX_SECONDS", 18 * 60, mi
 # Serve (and judge, at promotion) sentiment models with int8 Linear layers on the CPU: ~1.7x the
 # scoring throughput for ~0.02 macro-F1 (bench/README.md). No effect on a GPU.
 SENTIMENT_INT8 = env_bool("SENTIMENT_INT8", True)
+
+# Retraining (mlops). A candidate goes live only if its macro-F1 on the frozen evaluation set
+# is at most this far below the live version's.
+MODEL_PROMOTION_TOLERANCE = env_float("MODEL_PROMOTION_TOLERANCE", 0.01)
+if not 0 <= MODEL_PROMOTION_TOLERANCE < 1:
+    raise ImproperlyConfigured("MODEL_PROMOTION_TOLERANCE must be in [0, 1)")
+# "frozen": the evaluation set chosen at the first training only grows by hand (grow_evaluation
+# command); "grow": each training adds the newly held-out examples. New sets take this policy.
+EVALUATION_SET_POLICY = env_str("EVALUATION_SET_POLICY", "frozen") or "frozen"
+if EVALUATION_SET_POLICY not in {"frozen", "grow"}:
+    raise ImproperlyConfigured("EVALUATION_SET_POLICY must be frozen or grow")
+# A training renews its lease on (store, kind) while it runs; a worker that dies stops renewing
+# and the next trigger takes over once this many seconds have passed.
+TRAINING_LEASE_SECONDS = env_int("TRAINING_LEASE_SECONDS", 300, minimum=30)
+# Training workers yield the CPU to chat: torch threads per training (0: one per core) and the
+# nice increment of the training process (bench/learning.py measures the effect on chat).
+TRAINING_WORKER_THREADS = env_int(
+    "TRAINING_WORKER_THREADS", max(1, (os.cpu_count() or 2) - 1), minimum=0
+)
+TRAINING_NICE = env_int("TRAINING_NICE", 10, minimum=0)
+# Hard wall-clock cap on one retraining task (the trainers stop their loop well before).
+TRAINING_TIME_LIMIT_SECONDS = env_int("TRAINING_TIME_LIMIT_SECONDS", 40 * 60, minimum=60)
+# When each store's retraining runs (crontab: minute hour day-of-month month day-of-week);
+# the periodic tasks are created with these and can be edited in the admin afterwards.
+TRAINING_SCHEDULE_INTENT = env_str("TRAINING_SCHEDULE_INTENT", "30 2 * * *") or "30 2 * * *"
+TRAINING_SCHEDULE_SENTIMENT = env_str("TRAINING_SCHEDULE_SENTIMENT", "30 3 * * *") or "30 3 * * *"
+for _name in ("TRAINING_SCHEDULE_INTENT", "TRAINING_SCHEDULE_SENTIMENT"):
+    if len(str(globals()[_name]).split()) != 5:
+        raise ImproperlyConfigured(f"{_name} must be a 5-field crontab, e.g. '30 2 * * *'")
 
 # --- Email (alerts) -------------------------------------------------------------------------
 # Console backend unless EMAIL_BACKEND names another (e.g. django.core.mail.backends.smtp...).

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from celery import shared_task
+from django.conf import settings as django_settings
 from django.db import OperationalError
 
 logger = logging.getLogger(__name__)
@@ -75,3 +77,67 @@ def check_review_alerts() -> dict[str, int]:
     from webapp.reviews.alerts import alerts_check
 
     return {"alerts": len(alerts_check())}
+
+
+_priority_lowered = False
+
+
+def _yield_cpu_to_chat() -> None:
+    """Lower this worker process's CPU priority once (``TRAINING_NICE``): on a shared machine
+    the scheduler then runs chat replies first and training fills the idle time. Never done
+    in-process (eager tasks run in the web process)."""
+    global _priority_lowered
+    from django.conf import settings
+
+    if not _priority_lowered and settings.TRAINING_NICE:
+        os.nice(settings.TRAINING_NICE)
+    _priority_lowered = True
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    # A training that kills its worker (out of memory, say) is not redelivered in a loop: the
+    # run's lease runs out and the next scheduled trigger marks it lost and trains again.
+    reject_on_worker_lost=False,
+    autoretry_for=(OperationalError, ConnectionError),
+    retry_backoff=30,
+    retry_backoff_max=300,
+    max_retries=3,
+    soft_time_limit=django_settings.TRAINING_TIME_LIMIT_SECONDS,
+    time_limit=django_settings.TRAINING_TIME_LIMIT_SECONDS + 120,
+)
+def retrain_model(  # type: ignore[no-untyped-def]
+    self, store_id: int, kind: str, trigger: str = "schedule", force: bool = False
+) -> dict[str, object]:
+    """Re-fine-tune one store's model of ``kind`` on the ``training`` queue (beat runs it per
+    store on the schedules in the admin). Safe to trigger twice: one run holds the training
+    lease, the other is recorded as skipped; unchanged data is skipped too."""
+    from webapp.mlops.training import TrainingDataError, model_train
+    from webapp.stores.models import Store
+
+    if not Store.objects.filter(id=store_id).exists():
+        logger.warning("retrain_model: store %s no longer exists", store_id)
+        return {"store_id": store_id, "state": "skipped", "reason": "no such store"}
+    eager = bool(self.request.is_eager)
+    if not eager:
+        _yield_cpu_to_chat()
+    try:
+        outcome = model_train(
+            store_id=store_id,
+            kind=kind,
+            trigger=trigger,
+            num_threads=0 if eager else django_settings.TRAINING_WORKER_THREADS,
+            force=force,
+            task_id=self.request.id or "",
+        )
+    except TrainingDataError as exc:
+        return {"store_id": store_id, "state": "skipped", "reason": str(exc)}
+    return {
+        "store_id": store_id,
+        "run": outcome.run.id,
+        "state": outcome.run.state,
+        "version": outcome.version.version if outcome.version else None,
+        "promoted": outcome.promoted,
+        "reason": outcome.run.reason,
+    }

@@ -196,7 +196,7 @@ def bot_reply(
     if conversation.state not in states.BOT_ANSWERS:
         return None
     text = raw_text or shopper_message.text
-    classifier = intent_classifier_live(store_id=conversation.store_id)
+    classifier = intent_classifier_live(store_id=conversation.store_id, wait=False)
     prediction = classifier.predict([text])[0] if classifier is not None else None
     turn = Turn(
         text=text,

@@ -1,7 +1,15 @@
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from webapp.intents.models import ExampleSource, IntentAnswer, IntentExample, text_key
+from webapp.intents.models import (
+    ExampleSource,
+    IntentAnswer,
+    IntentConflict,
+    IntentExample,
+    text_key,
+)
 from webapp.stores.admin_scoping import StoreScopedAdmin
 
 
@@ -57,3 +65,42 @@ class IntentAnswerAdmin(StoreScopedAdmin):
             entries = FaqEntry.objects.all()
             kwargs["queryset"] = entries if ids is None else entries.filter(store_id__in=ids)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(IntentConflict)
+class IntentConflictAdmin(StoreScopedAdmin):
+    """Texts labelled with two intents, left out of training until an agent fixes the labels
+    (edit or delete the examples); the next training marks the conflict resolved."""
+
+    list_display = ["text", "labelled_as", "store", "detected_at", "resolved_at"]
+    list_filter = ["store", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["text"]
+    list_select_related = ["store"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.display(description="labelled as")
+    def labelled_as(self, conflict: IntentConflict) -> str:
+        parts = []
+        for label, ids in sorted(conflict.labels.items()):
+            example_ids = [i.split(":", 1)[1] for i in ids if str(i).startswith("example:")]
+            others = len(ids) - len(example_ids)
+            if example_ids:
+                url = reverse("admin:intents_intentexample_changelist")
+                link = format_html(
+                    '<a href="{}?id__in={}">{} ({})</a>',
+                    url,
+                    ",".join(example_ids),
+                    label,
+                    len(example_ids),
+                )
+            else:
+                link = format_html("{}", label)
+            if others:
+                link = format_html("{} + {} rated answer(s)", link, others)
+            parts.append(link)
+        return format_html_join(" vs ", "{}", ((part,) for part in parts))

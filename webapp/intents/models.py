@@ -112,3 +112,29 @@ class IntentAnswer(models.Model):
 
     def render(self) -> str:
         return self.template.replace("{store}", self.store.name)
+
+
+class IntentConflict(models.Model):
+    """One shopper text labelled with two or more intents in the store's training data.
+
+    Found when training data is prepared (after casing, spacing, punctuation and PII are
+    normalised away); the clashing examples are left out of training until an agent fixes the
+    labels, and the next training marks the conflict resolved.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="intent_conflicts")
+    key = models.CharField(max_length=64, help_text="SHA-256 of the normalised text")
+    text = models.TextField(help_text="One of the clashing texts (PII-redacted)")
+    labels = models.JSONField(default=dict, help_text="intent -> ids of the examples saying so")
+    detected_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "key"], name="intent_conflict_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{' / '.join(sorted(self.labels))}: {self.text[:60]}"

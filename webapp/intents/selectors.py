@@ -37,11 +37,10 @@ def intent_datasets(*, store_id: int) -> IntentDatasets:
     rows = IntentExample.objects.filter(store_id=store_id).order_by("id")
     examples = list(rows.values_list("text", "intent", "split", "text_key"))
     explicit = any(split == ExampleSplit.HELDOUT for _, _, split, _ in examples)
-    percent = settings.INTENT_HELDOUT_PERCENT
     train: list[tuple[str, str]] = []
     heldout: list[tuple[str, str]] = []
     for text, intent, split, key in examples:
-        held = split == ExampleSplit.HELDOUT if explicit else int(key[:8], 16) % 100 < percent
+        held = split == ExampleSplit.HELDOUT if explicit else heldout_by_hash(key)
         (heldout if held else train).append((text, intent))
     return IntentDatasets(
         train_texts=[text for text, _ in train],
@@ -52,20 +51,29 @@ def intent_datasets(*, store_id: int) -> IntentDatasets:
     )
 
 
+def heldout_by_hash(text_key: str) -> bool:
+    """Whether an example falls in the stable ``INTENT_HELDOUT_PERCENT`` share held out when
+    the store marks none explicitly."""
+    return int(text_key[:8], 16) % 100 < settings.INTENT_HELDOUT_PERCENT
+
+
 def intent_labels(*, store_id: int) -> list[str]:
     return sorted(
         set(IntentExample.objects.filter(store_id=store_id).values_list("intent", flat=True))
     )
 
 
-def intent_classifier_live(*, store_id: int) -> IntentClassifier | None:
-    """The store's live intent model, loaded once per process; None before the first training."""
+def intent_classifier_live(*, store_id: int, wait: bool = True) -> IntentClassifier | None:
+    """The store's live intent model, loaded once per process; None before the first training.
+
+    ``wait=False`` (the chat) keeps serving the previously loaded version while a newly
+    promoted one loads in the background (``webapp.mlops.runtime``)."""
     from nlp.intents import IntentClassifier
 
     version = model_version_live(store_id=store_id, kind=ModelKind.INTENT)
     if version is None:
         return None
-    return live_models.get(version, IntentClassifier.load)
+    return live_models.get(version, IntentClassifier.load, wait=wait)
 
 
 def intent_answer_for(*, store_id: int, intent: str) -> IntentAnswer | None:

@@ -5,3 +5,9 @@ class ReviewsConfig(AppConfig):
     name = "webapp.reviews"
     label = "reviews"
     verbose_name = "Reviews"
+
+    def ready(self) -> None:
+        from webapp.mlops.services import on_live_version_changed
+        from webapp.reviews.training import rescore_on_promotion
+
+        on_live_version_changed(rescore_on_promotion)

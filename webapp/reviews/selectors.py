@@ -42,18 +42,23 @@ class SentimentDatasets:
     heldout_ratings: list[int]
 
 
+def review_heldout(review_id: int) -> bool:
+    """Whether a review is in the stable ``SENTIMENT_HELDOUT_PERCENT`` share held out (the
+    first training freezes these into the evaluation set)."""
+    digest = hashlib.sha256(f"review:{review_id}".encode()).hexdigest()
+    return int(digest[:8], 16) % 100 < settings.SENTIMENT_HELDOUT_PERCENT
+
+
 def sentiment_datasets(*, store_id: int) -> SentimentDatasets:
     """The store's reviews with text, split by a stable hash of the review id into training and
     held-out sets (``SENTIMENT_HELDOUT_PERCENT``): the same reviews are held out on every run,
     so a candidate and the live model are compared on the same ones."""
-    percent = settings.SENTIMENT_HELDOUT_PERCENT
     data = SentimentDatasets([], [], [], [])
     rows = Review.objects.filter(store_id=store_id).only("title", "body", "rating").order_by("id")
     for review in rows:
         if not review.text:
             continue
-        digest = hashlib.sha256(f"review:{review.id}".encode()).hexdigest()
-        if int(digest[:8], 16) % 100 < percent:
+        if review_heldout(review.id):
             data.heldout_texts.append(review.text)
             data.heldout_ratings.append(review.rating)
         else:

@@ -13,9 +13,15 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "currency", "created_at"]
+    list_display = ["slug", "name", "currency", "train_on_confirmed_answers", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        from webapp.mlops.schedules import training_schedules_ensure
+
+        super().save_model(request, obj, form, change)
+        training_schedules_ensure(store=obj)
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         queryset = super().get_queryset(request)

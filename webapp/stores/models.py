@@ -16,6 +16,11 @@ class Store(models.Model):
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     currency = models.CharField(max_length=3, default="EUR")
+    train_on_confirmed_answers = models.BooleanField(
+        default=False,
+        help_text="Retraining also learns from shopper messages whose bot answer the shopper "
+        "rated helpful, labelled with the intent the bot gave them",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,9 +17,13 @@ from webapp.stores.models import ApiKey, Membership, Role, Store
 
 def store_create(*, slug: str, name: str, currency: str = "EUR") -> Store:
     """Create a store; fails with ValidationError if the slug is taken or malformed."""
+    from webapp.mlops.schedules import training_schedules_ensure
+
     store = Store(slug=slug, name=name, currency=currency.upper())
     store.full_clean()
-    store.save()
+    with transaction.atomic():
+        store.save()
+        training_schedules_ensure(store=store)
     return store
 
 
@@ -56,7 +60,13 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("intents", "change_intentanswer"),
         ("intents", "delete_intentanswer"),
         ("intents", "view_intentanswer"),
+        ("intents", "view_intentconflict"),
         ("mlops", "view_modelversion"),
+        ("mlops", "change_modelversion"),  # promote and roll back (the fields stay read-only)
+        ("mlops", "view_modelevent"),
+        ("mlops", "view_trainingrun"),
+        ("mlops", "view_evaluationset"),
+        ("mlops", "change_evaluationset"),  # its policy
         ("orders", "view_order"),
         ("reviews", "add_review"),
         ("reviews", "change_review"),
@@ -78,6 +88,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("chat", "view_cannedreply"),
         ("intents", "view_intentexample"),
         ("intents", "add_intentexample"),
+        ("intents", "change_intentexample"),  # fixing conflicting labels
+        ("intents", "delete_intentexample"),
+        ("intents", "view_intentconflict"),
         ("catalog", "view_faqentry"),
         ("catalog", "view_product"),
         ("orders", "view_order"),

@@ -49,7 +49,7 @@ def test_train_registers_a_live_version_then_only_promotes_a_model_no_worse(caps
     assert set(first["metrics"]) >= {"accuracy", "macro_f1", "per_label", "confusions"}
     assert first["metrics"]["without_threshold"]["accuracy"] >= 0.75
     assert "epoch 1/3" in err  # progress is shown while training
-    live = ModelVersion.objects.get(store=store, kind=ModelKind.INTENT, is_live=True)
+    live = ModelVersion.objects.get(store=store, kind=ModelKind.INTENT, state="live")
     assert live.version == 1
     assert (live.path / "meta.json").is_file()
     assert live.heldout_examples == 8
@@ -66,7 +66,7 @@ def test_train_registers_a_live_version_then_only_promotes_a_model_no_worse(caps
     assert second["promoted"] is False
     candidate = ModelVersion.objects.get(version=2)
     assert candidate.promotion["live"] > candidate.promotion["candidate"]
-    assert ModelVersion.objects.get(is_live=True).version == 1
+    assert ModelVersion.objects.get(state="live").version == 1
 
 
 def test_predict_intents_writes_jsonl_from_text_or_csv(tmp_path, capsys):

@@ -41,9 +41,11 @@ def test_train_then_classify_with_the_live_model(tmp_path, capsys):
     assert final["version"] == 1
     version = ModelVersion.objects.get(kind=ModelKind.SENTIMENT)
     promotion = version.promotion
-    assert promotion["live"] == "vader"
-    assert final["promoted"] == (promotion["candidate"] >= promotion["live_score"])
+    assert promotion["live_name"] == "vader"
+    no_worse = promotion["candidate"] >= promotion["live"] - promotion["tolerance"]
+    assert final["promoted"] == no_worse
     assert version.is_live == final["promoted"]
+    assert version.evaluation_set.size == len(data.heldout_texts)  # frozen from the split
     assert "held-out accuracy" in err
     assert final["metrics"]["examples"] == len(data.heldout_texts)
     assert final["metrics"]["int8"] is True  # judged as the workers will serve it

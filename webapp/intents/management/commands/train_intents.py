@@ -1,8 +1,9 @@
 from django.core.management.base import CommandError
 
 from webapp.common.commands import TrainCommand
-from webapp.intents.services import IntentError, intent_model_train
+from webapp.intents.training import intent_model_train
 from webapp.mlops.models import ModelKind
+from webapp.mlops.training import TrainingDataError
 
 
 class Command(TrainCommand):
@@ -18,13 +19,13 @@ class Command(TrainCommand):
             result = intent_model_train(
                 store=store, max_seconds=max_seconds, max_epochs=max_epochs, progress=progress
             )
-        except IntentError as exc:
+        except TrainingDataError as exc:
             raise CommandError(str(exc)) from None
         metrics = result.metrics
         verdict = (
             f"held-out accuracy {metrics['without_threshold']['accuracy']:.3f}, macro-F1 "
             f"{metrics['without_threshold']['macro_f1']:.3f}, coverage {metrics['coverage']:.3f} "
             f"at threshold {metrics['threshold']:.2f}; "
-            + ("promoted (live)" if result.promoted else "not promoted: the live model is better")
+            + str(result.version.promotion.get("reason", ""))
         )
         return result.version.version, metrics, result.promoted, verdict

@@ -2,7 +2,8 @@ from django.core.management.base import CommandError
 
 from webapp.common.commands import TrainCommand
 from webapp.mlops.models import ModelKind
-from webapp.reviews.training import SentimentTrainingError, sentiment_model_train
+from webapp.mlops.training import TrainingDataError
+from webapp.reviews.training import sentiment_model_train
 
 
 class Command(TrainCommand):
@@ -18,12 +19,12 @@ class Command(TrainCommand):
             result = sentiment_model_train(
                 store=store, max_seconds=max_seconds, max_epochs=max_epochs, progress=progress
             )
-        except SentimentTrainingError as exc:
+        except TrainingDataError as exc:
             raise CommandError(str(exc)) from None
         metrics, live = result.metrics, result.live_metrics or {}
         verdict = (
             f"held-out accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} "
             f"(live {live.get('scorer')}: {live.get('macro_f1', 0):.3f}); "
-            + ("promoted (live)" if result.promoted else "not promoted: the live scorer is better")
+            + str(result.version.promotion.get("reason", ""))
         )
         return result.version.version, metrics, result.promoted, verdict
