@@ -159,17 +159,20 @@ def print_quality(result: dict[str, Any]) -> None:
 # --- throughput with real workers -----------------------------------------------------------
 
 
-def _bench_database() -> str:
+def _bench_database(name: str = BENCH_DB) -> str:
+    """A fresh database ``name`` on the local server; returns its URL."""
     import psycopg
 
     base = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
     with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {BENCH_DB}")
-    return base.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+    return base.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _start_workers(count: int, env: dict[str, str], logs: Path) -> list[subprocess.Popen]:
+def _start_workers(
+    count: int, env: dict[str, str], logs: Path, queue: str = "default"
+) -> list[subprocess.Popen]:
     from workers import app
 
     processes, names = [], []
@@ -190,7 +193,7 @@ def _start_workers(count: int, env: dict[str, str], logs: Path) -> list[subproce
                     "worker",
                     "--pool=solo",
                     "-Q",
-                    "default",
+                    queue,
                     "-n",
                     name,
                     "--loglevel=WARNING",

@@ -18,13 +18,17 @@ from nlp.pii import redact
 
 RowId = TypeVar("RowId", bound=Hashable)
 
+# Apostrophes join a word ("where's", "don't" are typed "wheres", "dont" just as often), so
+# they are dropped; other punctuation separates words ("size,colour" is "size colour").
+_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`]")
 _PUNCTUATION = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
     """``text`` folded for comparison: no case, punctuation or repeated whitespace."""
-    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", text.casefold())).strip()
+    folded = _APOSTROPHES.sub("", text.casefold())
+    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", folded)).strip()
 
 
 def text_fingerprint(text: str) -> str:

@@ -511,13 +511,22 @@ class IntentClassifier:
         return accepted
 
     def evaluate(
-        self, texts: Sequence[str], labels: Sequence[str], batch_size: int = 64
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        batch_size: int = 64,
+        report_labels: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Metrics on a labelled set: the report with declined predictions as ``None`` (see
         ``nlp.metrics``), ``without_threshold`` (always the top label), ``coverage``,
         ``accepted_precision`` (accuracy of the predictions not declined, by the threshold or
         the familiarity gate, as ``predict`` declines them), ``threshold``, ``nll`` and ``ece``
-        of the calibrated probabilities."""
+        of the calibrated probabilities.
+
+        Macro-F1 averages over ``report_labels`` (default: the model's labels). To compare
+        models that know different intents on one evaluation set, pass that set's labels: an
+        intent the set never contains would otherwise add an F1 of 0 to one model's average
+        (1/7 of it with seven intents), however right its predictions."""
         probs, familiarity = self._scores(texts, batch_size)
         report = _evaluation(
             probs.astype(np.float64),
@@ -525,6 +534,7 @@ class IntentClassifier:
             self.labels,
             self.threshold,
             self._accepted(probs, familiarity),
+            report_labels,
         )
         report["familiarity_threshold"] = self.familiarity_threshold
         return report
@@ -648,22 +658,25 @@ def _evaluation(
     labels: Sequence[str],
     threshold: float,
     accepted: np.ndarray | None = None,
+    report_labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Metrics with the predictions the model declines as ``None``: those under ``threshold``,
-    or where ``accepted`` (when given) is False."""
+    or where ``accepted`` (when given) is False; macro-F1 over ``report_labels`` (default
+    ``labels``, the model's)."""
     confidence = probs.max(axis=1) if len(probs) else np.zeros(0)
     top = [labels[i] for i in probs.argmax(axis=1)] if len(probs) else []
     if accepted is None:
         accepted = confidence >= threshold
     declined = [label if ok else None for label, ok in zip(top, accepted, strict=True)]
-    report = classification_report(y_true, declined, labels)
+    averaged = list(report_labels) if report_labels is not None else labels
+    report = classification_report(y_true, declined, averaged)
     kept = [(t, p) for t, p in zip(y_true, declined, strict=True) if p is not None]
     report["coverage"] = round(len(kept) / len(y_true), 4) if y_true else 0.0
     report["accepted_precision"] = (
         round(sum(t == p for t, p in kept) / len(kept), 4) if kept else 0.0
     )
     report["threshold"] = round(threshold, 4)
-    report["without_threshold"] = classification_report(y_true, top, labels)
+    report["without_threshold"] = classification_report(y_true, top, averaged)
     index = {label: i for i, label in enumerate(labels)}
     known = [i for i, t in enumerate(y_true) if t in index]
     if known:

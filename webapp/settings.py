@@ -120,7 +120,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+                # channels-redis blocks in BZPOPMIN: a consumer idle for 5 s then dies with
+                # "Timeout reading from redis" (django/channels_redis#422). Reads may take
+                # longer than the blocking pop; a dead server still fails within 30 s.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "capacity": 500,
+                "expiry": 30,
+            },
         }
     }
 else:

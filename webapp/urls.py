@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("webapp.reviews.urls")),
     path("dashboard/", include("webapp.reviews.urls_dashboard")),
+    path("dashboard/<slug:slug>/models/", include("webapp.mlops.urls")),
     path("s/", include("webapp.catalog.urls")),
 ]

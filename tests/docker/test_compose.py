@@ -13,10 +13,10 @@ def _compose() -> dict:
 
 def test_every_role_is_a_service_with_healthchecks_where_others_wait():
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
-    for name in ("postgres", "redis", "web", "worker"):
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "trainer", "beat"}
+    for name in ("postgres", "redis", "web", "worker", "trainer"):
         assert "healthcheck" in services[name], name
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "trainer", "beat"):
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
@@ -39,6 +39,12 @@ def test_commands_point_at_real_entry_points():
     assert "webapp.asgi:application" in services["web"]["command"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "workers", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "workers", "beat"]
+    # Training on its own queue, one at a time: it never holds up review scoring.
+    trainer = services["trainer"]["command"]
+    assert trainer[:4] == ["celery", "-A", "workers", "worker"]
+    assert trainer[trainer.index("-Q") + 1] == "training"
+    assert "--concurrency=1" in trainer
+    assert "ensure_training_schedules" in " ".join(services["migrate"]["command"])
     dockerfile = (DOCKER / "Dockerfile").read_text()
     assert "collectstatic" in dockerfile
     assert "HF_HUB_OFFLINE=1" in dockerfile

@@ -149,27 +149,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     return report
 
 
-@pytest.fixture
-def celery_worker(
-    request: pytest.FixtureRequest,
-    transactional_db: None,
-    settings: Any,
-    _isolated_model_dir: None,
-    tmp_path: Path,
-) -> Iterator[CeleryWorker]:
-    """A real ``celery worker`` (prefork, one child) consuming the ``default`` queue.
-
-    It uses the test database (so tests using it need ``django_db(transaction=True)``: the worker
-    only sees committed rows), the same broker and this test's MODEL_DIR.
-    """
+def _worker_environment(settings: Any, extra: dict[str, str] | None = None) -> dict[str, str]:
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.fail("celery_worker needs the PostgreSQL test database (set DATABASE_URL)")
+        pytest.fail("a celery worker needs the PostgreSQL test database (set DATABASE_URL)")
     broker_url = django_settings.CELERY_BROKER_URL
     if not broker_url:
-        pytest.fail("celery_worker needs CELERY_BROKER_URL")
-
+        pytest.fail("a celery worker needs CELERY_BROKER_URL")
     environment = dict(os.environ)
     environment.update(
         {
@@ -183,10 +170,23 @@ def celery_worker(
     )
     if django_settings.REDIS_URL:
         environment["REDIS_URL"] = django_settings.REDIS_URL
+    environment.update(extra or {})
+    return environment
 
-    _purge_queues()
+
+def start_celery_worker(
+    request: pytest.FixtureRequest,
+    settings: Any,
+    log_path: Path,
+    *,
+    queues: str = "default",
+    concurrency: int = 1,
+    environment: dict[str, str] | None = None,
+) -> CeleryWorker:
+    """Start a real ``celery worker`` (prefork) on ``queues`` and wait until it answers a ping.
+    The caller stops it with ``stop_celery_worker``."""
+    environment = _worker_environment(settings, environment)
     nodename = f"shopdesk-test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
-    log_path = tmp_path / "celery-worker.log"
     command = [
         sys.executable,
         "-m",
@@ -195,9 +195,9 @@ def celery_worker(
         "workers",
         "worker",
         "--pool=prefork",
-        "--concurrency=1",
+        f"--concurrency={concurrency}",
         "-Q",
-        "default",
+        queues,
         "--loglevel=INFO",
         "-n",
         nodename,
@@ -217,23 +217,126 @@ def celery_worker(
         )
     worker = CeleryWorker(process, nodename, log_path, environment)
     request.node.stash[_worker_key] = worker
+    app = _celery_app()
+
+    def answers_ping() -> bool:
+        if not worker.alive():
+            raise AssertionError(
+                f"the celery worker exited with {process.returncode} before answering:\n"
+                + worker.log()
+            )
+        replies = app.control.ping(destination=[nodename], timeout=1.0)
+        return any(nodename in reply for reply in replies)
+
     try:
-        app = _celery_app()
+        wait_until(answers_ping, timeout=WORKER_START_TIMEOUT, interval=0.5, what="the worker")
+    except AssertionError as exc:
+        _stop(process)
+        raise AssertionError(f"{exc}\n--- celery worker log ---\n{worker.log()}") from None
+    return worker
 
-        def answers_ping() -> bool:
-            if not worker.alive():
-                raise AssertionError(
-                    f"the celery worker exited with {process.returncode} before answering:\n"
-                    + worker.log()
-                )
-            replies = app.control.ping(destination=[nodename], timeout=1.0)
-            return any(nodename in reply for reply in replies)
 
-        try:
-            wait_until(answers_ping, timeout=WORKER_START_TIMEOUT, interval=0.5, what="the worker")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n--- celery worker log ---\n{worker.log()}") from None
+def stop_celery_worker(worker: CeleryWorker) -> None:
+    _stop(worker.process)
+
+
+@pytest.fixture
+def celery_worker(
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    settings: Any,
+    _isolated_model_dir: None,
+    tmp_path: Path,
+) -> Iterator[CeleryWorker]:
+    """A real ``celery worker`` (prefork, one child) consuming the ``default`` queue.
+
+    It uses the test database (so tests using it need ``django_db(transaction=True)``: the worker
+    only sees committed rows), the same broker and this test's MODEL_DIR.
+    """
+    _purge_queues()
+    worker = start_celery_worker(request, settings, tmp_path / "celery-worker.log")
+    try:
         yield worker
     finally:
-        _stop(process)
+        stop_celery_worker(worker)
         _purge_queues()
+
+
+@pytest.fixture
+def training_worker(
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    settings: Any,
+    _isolated_model_dir: None,
+    tmp_path: Path,
+) -> Iterator[CeleryWorker]:
+    """A real worker on the ``training`` queue, as deployed: two children (so two triggers can
+    really run at once), lowered CPU priority, one torch thread each."""
+    _purge_queues()
+    worker = start_celery_worker(
+        request,
+        settings,
+        tmp_path / "celery-training-worker.log",
+        queues="training",
+        concurrency=2,
+    )
+    try:
+        yield worker
+    finally:
+        stop_celery_worker(worker)
+        _purge_queues()
+
+
+@dataclass
+class ChatServer:
+    process: subprocess.Popen[bytes]
+    url: str  # ws://127.0.0.1:<port>
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture
+def chat_server(
+    transactional_db: None, settings: Any, _isolated_model_dir: None, tmp_path: Path
+) -> Iterator[ChatServer]:
+    """The web app in its own daphne process on the test database and the Redis channel layer:
+    the live bot a shopper talks to, separate from the test process and the workers."""
+    environment = _worker_environment(settings)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log_path = tmp_path / "daphne.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "webapp.asgi:application",
+            ],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    server = ChatServer(process, f"ws://127.0.0.1:{port}", log_path)
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"daphne exited with {process.returncode}:\n{server.log()}")
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_until(listening, timeout=60, what="daphne to listen")
+        yield server
+    finally:
+        _stop(process)

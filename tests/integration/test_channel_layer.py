@@ -40,11 +40,10 @@ async def redis_layer_config(settings) -> AsyncIterator[dict[str, Any]]:
     """CHANNEL_LAYERS pointed at Redis (REDIS_URL), under a prefix of this test's own whose
     keys are deleted afterwards."""
     assert django_settings.REDIS_URL, "REDIS_URL must be set for the services tests"
+    # The project's own layer settings (hosts and their socket options), under a test prefix.
     config = {
-        "hosts": [django_settings.REDIS_URL],
+        **django_settings.CHANNEL_LAYERS["default"]["CONFIG"],
         "prefix": f"shopdesk-test-{uuid.uuid4().hex[:8]}",
-        "capacity": 500,
-        "expiry": 30,
     }
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}
@@ -140,6 +139,29 @@ async def test_group_send_from_a_separate_layer_instance_reaches_the_socket(
         finally:
             await outside.close_pools()
 
+        frame = await _receive_message(communicator, "agent")
+        assert frame == {"type": "message", **payload}
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.slow
+async def test_a_socket_idle_longer_than_the_blocking_pop_still_gets_messages(
+    redis_layer_config,
+) -> None:
+    """channels-redis blocks 5 s per BZPOPMIN; with redis-py 8's default 5 s read timeout an
+    idle consumer crashed ("Timeout reading from redis", close code 1011) after ~5 s."""
+    communicator, conversation_id = await _open_conversation()
+    try:
+        await asyncio.sleep(7)
+        outside = RedisChannelLayer(**redis_layer_config)
+        payload = {"role": "agent", "text": "Still there?", "sources": []}
+        try:
+            await outside.group_send(
+                conversation_group(conversation_id), {"type": "chat.message", "message": payload}
+            )
+        finally:
+            await outside.close_pools()
         frame = await _receive_message(communicator, "agent")
         assert frame == {"type": "message", **payload}
     finally:

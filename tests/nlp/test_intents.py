@@ -211,3 +211,23 @@ def test_stratified_split_is_deterministic_and_keeps_every_label():
 def test_fit_temperature_keeps_one_without_validation_errors():
     logits = np.array([[5.0, 0.0], [0.0, 4.0], [3.0, 1.0]])
     assert fit_temperature(logits, np.array([0, 1, 0])) == 1.0
+
+
+def test_macro_f1_over_the_evaluation_sets_labels_ignores_an_intent_it_never_contains():
+    from nlp.intents import _evaluation
+
+    model_labels = ["a", "b", "new"]
+    # Three messages, all right; the model also knows "new", which the set never contains.
+    probs = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.7, 0.2, 0.1]])
+    truth = ["a", "b", "a"]
+    own = _evaluation(probs, truth, model_labels, threshold=0.2)
+    fair = _evaluation(probs, truth, model_labels, threshold=0.2, report_labels=["a", "b"])
+    assert own["without_threshold"]["macro_f1"] < 1.0  # "new" adds an F1 of 0 to the mean
+    assert fair["without_threshold"]["macro_f1"] == 1.0
+    assert fair["without_threshold"]["accuracy"] == own["without_threshold"]["accuracy"] == 1.0
+
+    # A wrong prediction into the unseen intent still costs: recall of "a" drops.
+    probs[2] = [0.1, 0.1, 0.8]
+    wrong = _evaluation(probs, truth, model_labels, threshold=0.2, report_labels=["a", "b"])
+    assert wrong["without_threshold"]["accuracy"] < 1.0
+    assert wrong["without_threshold"]["macro_f1"] < 1.0

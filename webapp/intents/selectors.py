@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from webapp.intents.models import ExampleSplit, IntentAnswer, IntentExample
+from webapp.intents.models import ExampleSplit, IntentAnswer, IntentConflict, IntentExample
 from webapp.mlops.models import ModelKind
 from webapp.mlops.runtime import live_models
 from webapp.mlops.selectors import model_version_live
+from webapp.stores.selectors import store_ids_for_user
 
 if TYPE_CHECKING:
     from nlp.intents import IntentClassifier
@@ -82,3 +84,12 @@ def intent_answer_for(*, store_id: int, intent: str) -> IntentAnswer | None:
         .select_related("store", "faq__store")
         .first()
     )
+
+
+def intent_conflicts_open_count(*, user: AbstractBaseUser | AnonymousUser) -> int:
+    """Unresolved label conflicts in the user's stores (one COUNT query)."""
+    ids = store_ids_for_user(user=user)
+    conflicts = IntentConflict.objects.filter(resolved_at__isnull=True)
+    if ids is not None:
+        conflicts = conflicts.filter(store_id__in=ids)
+    return conflicts.count()

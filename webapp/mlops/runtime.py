@@ -57,6 +57,8 @@ class LiveModels:
     def __init__(self) -> None:
         self._loaded: dict[tuple[int, str], Loaded] = {}
         self._loading: set[tuple[int, str]] = set()
+        # Versions whose files failed their checksum: not read again on every message.
+        self._refused: set[int] = set()
         self._lock = threading.Lock()  # held while loading
         self._loading_lock = threading.Lock()  # never held for long: guards ``_loading``
 
@@ -70,6 +72,10 @@ class LiveModels:
         key = (version.store_id, version.kind)
         entry = self._loaded.get(key)
         if entry is not None and entry.version_id == version.id:
+            return entry
+        if version.id in self._refused:
+            if entry is None:
+                raise ArtefactDamaged(f"{version}'s files do not match their checksum")
             return entry
         if entry is not None and not wait:
             self._load_in_background(key, version, load)
@@ -92,6 +98,7 @@ class LiveModels:
 
         if version.checksum and artefact_checksum(version.path) != version.checksum:
             logger.error("%s: artefact checksum mismatch; not serving it", version)
+            self._refused.add(version.id)
             raise ArtefactDamaged(f"{version}'s files do not match their checksum")
         loaded = Loaded(version.id, version.version, load(version.path))
         replaced = key in self._loaded

@@ -82,9 +82,10 @@ def model_version_register(
     kind_dir = _kind_dir(store.id, kind)
     kind_dir.mkdir(parents=True, exist_ok=True)
     staging = kind_dir / f".staging-{uuid.uuid4().hex}"
-    save(staging)
-    checksum = artefact_checksum(staging)
     try:
+        # Inside the try: a save that fails half-way must not leave its staging folder behind.
+        save(staging)
+        checksum = artefact_checksum(staging)
         with transaction.atomic():
             Store.objects.select_for_update().get(id=store.id)
             last = ModelVersion.objects.filter(store=store, kind=kind).order_by("-version").first()
@@ -154,8 +155,11 @@ def _make_live(
 def model_version_promote(*, version_id: int, actor: Any = None, reason: str = "") -> ModelVersion:
     """Make a version live for its store and kind (the live one retires). Promoting the live
     version again changes nothing."""
+    # The store's row first, as register and rollback take it: locking the version first
+    # could deadlock against a rollback to this very version (PostgreSQL aborts one of them).
+    store_id = ModelVersion.objects.values_list("store_id", flat=True).get(id=version_id)
+    Store.objects.select_for_update().get(id=store_id)
     version = ModelVersion.objects.select_for_update().get(id=version_id)
-    Store.objects.select_for_update().get(id=version.store_id)
     if version.state == VersionState.LIVE:
         return version
     if not version.path.is_dir():
@@ -176,10 +180,10 @@ def model_version_rollback(
     ).first()
     if live is None:
         raise RegistryError("There is no live version to roll back.")
+    # The version that was live when the current one was promoted: so v1 -> v2 -> v3 rolls
+    # back to v2, then to v1 (a version put back by a rollback keeps its original promotion).
     event = (
-        ModelEvent.objects.filter(
-            version=live, action__in=[ModelEventAction.PROMOTED, ModelEventAction.ROLLED_BACK]
-        )
+        ModelEvent.objects.filter(version=live, action=ModelEventAction.PROMOTED)
         .select_related("previous")
         .first()
     )
