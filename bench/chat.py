@@ -121,7 +121,8 @@ def prepare_demo() -> tuple[int, dict[str, Any]]:
     from django.core.management import call_command
 
     from webapp.demo.services import DEMO_SLUG
-    from webapp.intents.training import intent_model_train
+    from webapp.mlops.models import ModelKind
+    from webapp.mlops.training import model_train_now
     from webapp.stores.selectors import store_get_by_slug
 
     log("loading the demo store and building its index")
@@ -131,7 +132,7 @@ def prepare_demo() -> tuple[int, dict[str, Any]]:
     assert store is not None
     log("training the demo intent model (train_intents defaults)")
     started = time.perf_counter()
-    result = intent_model_train(store=store)
+    result = model_train_now(store=store, kind=ModelKind.INTENT)
     seconds = time.perf_counter() - started
     metrics = result.metrics
     training = {

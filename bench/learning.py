@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -62,7 +63,8 @@ def prepare_demo() -> int:
     from django.core.management import call_command
 
     from webapp.demo.services import DEMO_SLUG
-    from webapp.intents.training import intent_model_train
+    from webapp.mlops.models import ModelKind
+    from webapp.mlops.training import model_train_now
     from webapp.stores.selectors import store_get_by_slug
 
     log("loading the demo store, building its index, training its intent model")
@@ -70,7 +72,7 @@ def prepare_demo() -> int:
     call_command("build_index", "--store", DEMO_SLUG, verbosity=0)
     store = store_get_by_slug(slug=DEMO_SLUG)
     assert store is not None
-    intent_model_train(store=store, max_epochs=2)
+    model_train_now(store=store, kind=ModelKind.INTENT, max_epochs=2)
     return store.id
 
 
@@ -80,7 +82,12 @@ def make_training_store(size: int) -> int:
     from webapp.stores.services import store_create
 
     store = store_create(slug=f"bench-{size}", name=f"Bench {size}")
-    texts, labels = scaled_examples(load_examples(DEMO_TRAIN), size, seed=13)
+    # Shuffled first, so a store smaller than the demo set still has every intent.
+    originals = list(zip(*load_examples(DEMO_TRAIN), strict=True))
+    random.Random(13).shuffle(originals)
+    texts, labels = scaled_examples(
+        ([t for t, _ in originals], [label for _, label in originals]), size, seed=13
+    )
     heldout_texts, heldout_labels = load_examples(DEMO_HELDOUT)
     rows = [
         IntentExample(store=store, text=t, text_key=text_key(t), intent=label, split=split)
@@ -345,7 +352,7 @@ def print_results(results: dict[str, Any]) -> None:
                 "promote->served ms p50/max",
                 "load ms",
                 "RSS 1st MB",
-                "RSS 20th MB",
+                "RSS last MB",
                 "growth",
             ],
             rows,

@@ -4,7 +4,6 @@ indexed and its intent model trained) and one real Chromium per module."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, start_daphne
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -23,12 +24,6 @@ BROWSER_MARKS = [
         reason="Debian chromium is not installed (scripts/test installs it)",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -51,24 +46,8 @@ def demo_server(tmp_path_factory):
         subprocess.run(
             [*manage, *command], cwd=ROOT, env=env, check=True, timeout=900, capture_output=True
         )
-    port = _free_port()
-    log = open(workdir / "daphne.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "webapp.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    port = free_port()
+    server = start_daphne(env, workdir / "daphne.log", port)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -84,7 +63,6 @@ def demo_server(tmp_path_factory):
     finally:
         server.terminate()
         server.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,8 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings as django_settings
 
+from tests.servers import free_port, start_daphne
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_START_TIMEOUT = 60.0
 WORKER_STOP_GRACE = 10.0
@@ -304,29 +306,9 @@ def chat_server(
     """The web app in its own daphne process on the test database and the Redis channel layer:
     the live bot a shopper talks to, separate from the test process and the workers."""
     environment = _worker_environment(settings)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log_path = tmp_path / "daphne.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "webapp.asgi:application",
-            ],
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = start_daphne(environment, log_path, port)
     server = ChatServer(process, f"ws://127.0.0.1:{port}", log_path)
 
     def listening() -> bool:

@@ -96,6 +96,21 @@ async def _receive_message(communicator: WebsocketCommunicator, role: str) -> di
             return frame
 
 
+async def _send_from_outside(
+    config: dict[str, Any], conversation_id: int, message: dict[str, Any]
+) -> None:
+    """A chat message sent to the conversation's group by a layer instance that shares nothing
+    with the consumer's but the Redis server."""
+    outside = RedisChannelLayer(**config)
+    assert outside is not get_channel_layer()
+    try:
+        await outside.group_send(
+            conversation_group(conversation_id), {"type": "chat.message", "message": message}
+        )
+    finally:
+        await outside.close_pools()
+
+
 async def test_layer_is_redis(redis_layer_config) -> None:
     layer = get_channel_layer()
     assert isinstance(layer, RedisChannelLayer)
@@ -128,16 +143,8 @@ async def test_group_send_from_a_separate_layer_instance_reaches_the_socket(
 ) -> None:
     communicator, conversation_id = await _open_conversation()
     try:
-        # A layer instance that shares nothing with the consumer's but the Redis server.
-        outside = RedisChannelLayer(**redis_layer_config)
-        assert outside is not get_channel_layer()
         payload = {"role": "agent", "text": "Hello from the team", "sources": []}
-        try:
-            await outside.group_send(
-                conversation_group(conversation_id), {"type": "chat.message", "message": payload}
-            )
-        finally:
-            await outside.close_pools()
+        await _send_from_outside(redis_layer_config, conversation_id, payload)
 
         frame = await _receive_message(communicator, "agent")
         assert frame == {"type": "message", **payload}
@@ -154,14 +161,8 @@ async def test_a_socket_idle_longer_than_the_blocking_pop_still_gets_messages(
     communicator, conversation_id = await _open_conversation()
     try:
         await asyncio.sleep(7)
-        outside = RedisChannelLayer(**redis_layer_config)
         payload = {"role": "agent", "text": "Still there?", "sources": []}
-        try:
-            await outside.group_send(
-                conversation_group(conversation_id), {"type": "chat.message", "message": payload}
-            )
-        finally:
-            await outside.close_pools()
+        await _send_from_outside(redis_layer_config, conversation_id, payload)
         frame = await _receive_message(communicator, "agent")
         assert frame == {"type": "message", **payload}
     finally:

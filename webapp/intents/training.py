@@ -8,7 +8,6 @@ labelled with the intent the bot acted on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ from nlp.hygiene import Conflict
 from webapp.chat.models import Message, MessageRating, RatingValue, Role
 from webapp.intents.models import ExampleSource, ExampleSplit, IntentConflict, IntentExample
 from webapp.intents.selectors import heldout_by_hash, intent_classifier_live
-from webapp.mlops.models import ModelKind, ModelVersion, RunTrigger
+from webapp.mlops.models import ModelKind, ModelVersion
 from webapp.mlops.selectors import model_version_live
-from webapp.mlops.training import LabelledRow, TrainingData, TrainingDataError, model_train
+from webapp.mlops.training import LabelledRow, TrainingData, TrainingDataError
 from webapp.stores.models import Store
 
 MIN_EXAMPLES_PER_INTENT = 2
@@ -161,38 +160,3 @@ class IntentTrainer:
         IntentConflict.objects.filter(store=store, resolved_at__isnull=True).exclude(
             key__in=keys
         ).update(resolved_at=timezone.now())
-
-
-@dataclass(frozen=True)
-class IntentTrainingResult:
-    version: ModelVersion
-    metrics: dict[str, Any]
-    promoted: bool
-    live_metrics: dict[str, Any] | None
-
-
-def intent_model_train(
-    *,
-    store: Store,
-    max_seconds: float | None = None,
-    max_epochs: int | None = None,
-    progress: Callable[[Any], None] | None = None,
-    trigger: str = RunTrigger.COMMAND,
-) -> IntentTrainingResult:
-    """Train now, whatever the last run saw (an operator asked), and register the version;
-    raises ``TrainingDataError`` when the examples can't train a model, or if another
-    training of the store holds the lease."""
-    outcome = model_train(
-        store_id=store.id,
-        kind=ModelKind.INTENT,
-        trigger=trigger,
-        max_seconds=max_seconds,
-        max_epochs=max_epochs,
-        force=True,
-        progress=progress,
-    )
-    if outcome.version is None or outcome.metrics is None:
-        raise TrainingDataError(outcome.run.reason)
-    return IntentTrainingResult(
-        outcome.version, outcome.metrics, outcome.promoted, outcome.live_metrics
-    )

@@ -43,6 +43,11 @@ class Loaded:
     model: Any
 
 
+def _name(version: ModelVersion) -> str:
+    """``store 3 intent v7``, without a query (``str(version)`` would fetch the store)."""
+    return f"store {version.store_id} {version.kind} v{version.version}"
+
+
 def _release_freed_memory() -> None:
     """Return the old model's freed heap to the OS: without it glibc keeps ~the model's size
     of arena per swap and RSS creeps up (bench/learning.py measures 20 swaps)."""
@@ -75,7 +80,7 @@ class LiveModels:
             return entry
         if version.id in self._refused:
             if entry is None:
-                raise ArtefactDamaged(f"{version}'s files do not match their checksum")
+                raise ArtefactDamaged(f"{_name(version)}: files do not match their checksum")
             return entry
         if entry is not None and not wait:
             self._load_in_background(key, version, load)
@@ -97,15 +102,15 @@ class LiveModels:
         from webapp.mlops.services import artefact_checksum
 
         if version.checksum and artefact_checksum(version.path) != version.checksum:
-            logger.error("%s: artefact checksum mismatch; not serving it", version)
+            logger.error("%s: artefact checksum mismatch; not serving it", _name(version))
             self._refused.add(version.id)
-            raise ArtefactDamaged(f"{version}'s files do not match their checksum")
+            raise ArtefactDamaged(f"{_name(version)}: files do not match their checksum")
         loaded = Loaded(version.id, version.version, load(version.path))
         replaced = key in self._loaded
         self._loaded[key] = loaded
         if replaced:
             _release_freed_memory()
-        logger.info("serving %s", version)
+        logger.info("serving %s", _name(version))
         return loaded
 
     def _load_in_background(
@@ -123,12 +128,14 @@ class LiveModels:
                     if current is None or current.version_id != version.id:
                         self._swap(key, version, load)
             except Exception:
-                logger.exception("loading %s failed; still serving the previous version", version)
+                logger.exception(
+                    "loading %s failed; still serving the previous version", _name(version)
+                )
             finally:
                 with self._loading_lock:
                     self._loading.discard(key)
 
-        threading.Thread(target=run, name=f"load-{version}", daemon=True).start()
+        threading.Thread(target=run, name=f"load-{_name(version)}", daemon=True).start()
 
     def loaded_version_id(self, store_id: int, kind: str) -> int | None:
         entry = self._loaded.get((store_id, kind))

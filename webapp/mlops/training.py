@@ -464,3 +464,29 @@ def _train_holding_lease(
         promoted=verdict.promoted,
     )
     return TrainingOutcome(run, version, verdict.promoted, metrics, live_metrics)
+
+
+def model_train_now(
+    *,
+    store: Store,
+    kind: str,
+    max_seconds: float | None = None,
+    max_epochs: int | None = None,
+    progress: Callable[[Any], None] | None = None,
+    trigger: str = "command",
+) -> TrainingOutcome:
+    """Train now, whatever the last run saw (someone asked), and register the version; raises
+    ``TrainingDataError`` when the data can't train a model or another training of the store
+    holds the lease. What ``train_intents`` and ``train_sentiment`` run."""
+    outcome = model_train(
+        store_id=store.id,
+        kind=kind,
+        trigger=trigger,
+        max_seconds=max_seconds,
+        max_epochs=max_epochs,
+        force=True,
+        progress=progress,
+    )
+    if outcome.version is None or outcome.metrics is None:
+        raise TrainingDataError(outcome.run.reason)
+    return outcome

@@ -4,16 +4,15 @@ neutral, 4-5 positive), judged as the workers will serve it (int8 on a CPU)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from nlp.hygiene import Conflict
-from webapp.mlops.models import ModelKind, ModelVersion, RunTrigger
+from webapp.mlops.models import ModelKind, ModelVersion
 from webapp.mlops.selectors import model_version_live
-from webapp.mlops.training import LabelledRow, TrainingData, TrainingDataError, model_train
+from webapp.mlops.training import LabelledRow, TrainingData, TrainingDataError
 from webapp.reviews.models import Review
 from webapp.reviews.selectors import review_heldout, sentiment_scorer_live
 from webapp.stores.models import Store
@@ -99,40 +98,6 @@ class SentimentTrainer:
     def report_conflicts(self, store: Store, conflicts: list[Conflict[Any]]) -> None:
         """One review text rated into two classes is noise, not a labelling mistake someone
         can fix: it is left out and counted in the run's data counts."""
-
-
-@dataclass(frozen=True)
-class SentimentTrainingResult:
-    version: ModelVersion
-    metrics: dict[str, Any]
-    promoted: bool
-    live_metrics: dict[str, Any] | None
-
-
-def sentiment_model_train(
-    *,
-    store: Store,
-    max_seconds: float | None = None,
-    max_epochs: int | None = None,
-    progress: Callable[[Any], None] | None = None,
-    trigger: str = RunTrigger.COMMAND,
-) -> SentimentTrainingResult:
-    """Train now (an operator asked) and register the version; it goes live when no worse than
-    what scores the store's reviews now, and promotion rescores every review."""
-    outcome = model_train(
-        store_id=store.id,
-        kind=ModelKind.SENTIMENT,
-        trigger=trigger,
-        max_seconds=max_seconds,
-        max_epochs=max_epochs,
-        force=True,
-        progress=progress,
-    )
-    if outcome.version is None or outcome.metrics is None:
-        raise TrainingDataError(outcome.run.reason)
-    return SentimentTrainingResult(
-        outcome.version, outcome.metrics, outcome.promoted, outcome.live_metrics
-    )
 
 
 def rescore_on_promotion(store_id: int, kind: str) -> None:

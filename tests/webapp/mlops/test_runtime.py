@@ -12,7 +12,7 @@ import pytest
 
 from tests.factories import make_store
 from webapp.mlops.models import ModelKind, ModelVersion
-from webapp.mlops.runtime import ArtefactDamaged, LiveModels
+from webapp.mlops.runtime import ArtefactDamaged, LiveModels, live_models
 from webapp.mlops.services import model_version_promote, model_version_register
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +130,63 @@ def test_a_refused_version_is_not_checksummed_again_on_every_message(versions, m
     for _ in range(5):
         assert models.get(second, load) == "model one"
     assert len(checks) == 1
+
+
+def test_messages_in_flight_during_swaps_all_get_answers_from_a_real_model():
+    """Shoppers' messages keep being classified while versions are promoted underneath them:
+    no prediction fails, and each one comes from a whole model (old or new). The shopper
+    threads get the live version from ``current`` (what each message's one query returns in
+    a real process: SQLite's shared-cache test database can't take concurrent readers and a
+    writer, PostgreSQL can)."""
+    from nlp.intents import IntentClassifier, IntentTrainingConfig, train_intent_classifier
+    from tests.nlp.intent_data import TINY_LABELS, TINY_TEXTS
+
+    store = make_store()
+    model = train_intent_classifier(
+        TINY_TEXTS, TINY_LABELS, IntentTrainingConfig(max_epochs=1, val_fraction=0.25)
+    )
+    versions = [
+        model_version_register(
+            store=store,
+            kind=ModelKind.INTENT,
+            save=model.save,
+            metrics={},
+            training_examples=len(TINY_TEXTS),
+            heldout_examples=0,
+            training_seconds=0,
+        )
+        for _ in range(4)
+    ]
+    current = [model_version_promote(version_id=versions[0].id)]
+    answers: list[str] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def shopper() -> None:
+        try:
+            while not stop.is_set():
+                classifier = live_models.get(current[0], IntentClassifier.load, wait=False)
+                (prediction,) = classifier.predict(["where is my parcel"])
+                answers.append(prediction.top[0][0])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=shopper) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for version in versions[1:]:
+            current[0] = model_version_promote(version_id=version.id)
+            deadline = time.monotonic() + DEADLINE_SECONDS
+            while live_models.loaded_version_id(store.id, ModelKind.INTENT) != version.id:
+                assert not errors, errors
+                assert time.monotonic() < deadline, f"v{version.version} was never served"
+                time.sleep(0.02)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=DEADLINE_SECONDS)
+
+    assert errors == []
+    assert len(answers) > 10
+    assert set(answers) == {"order_status"}  # the same model each time: the same answer

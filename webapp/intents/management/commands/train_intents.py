@@ -1,9 +1,8 @@
 from django.core.management.base import CommandError
 
 from webapp.common.commands import TrainCommand
-from webapp.intents.training import intent_model_train
 from webapp.mlops.models import ModelKind
-from webapp.mlops.training import TrainingDataError
+from webapp.mlops.training import TrainingDataError, model_train_now
 
 
 class Command(TrainCommand):
@@ -16,8 +15,12 @@ class Command(TrainCommand):
 
     def train(self, store, *, max_seconds, max_epochs, progress):
         try:
-            result = intent_model_train(
-                store=store, max_seconds=max_seconds, max_epochs=max_epochs, progress=progress
+            result = model_train_now(
+                store=store,
+                kind=self.kind,
+                max_seconds=max_seconds,
+                max_epochs=max_epochs,
+                progress=progress,
             )
         except TrainingDataError as exc:
             raise CommandError(str(exc)) from None
