@@ -72,9 +72,9 @@ class TrainCommand(BaseCommand):
     store's models, with progress on stderr, a one-line verdict on stderr, and a final stdout
     line of JSON ``{"version", "metrics", "promoted"}``.
 
-    Subclasses set ``kind`` (a ``ModelKind``) and implement ``train``, which returns
-    ``(version number, metrics, promoted, verdict)`` and raises ``CommandError`` for data
-    that can't train."""
+    Training goes through ``model_train_now`` (the same pipeline as the schedule: lease,
+    hygiene, frozen evaluation set, gate). Subclasses set ``kind`` (a ``ModelKind``) and
+    implement ``summary(metrics)``, the metrics part of the verdict line."""
 
     kind: str
 
@@ -88,8 +88,31 @@ class TrainCommand(BaseCommand):
             help=f"do nothing when the store already has a live {self.kind} model (for scripts)",
         )
 
-    def train(self, store, *, max_seconds, max_epochs, progress):  # type: ignore[no-untyped-def]
+    def summary(self, metrics: dict, live_metrics: dict | None) -> str:
         raise NotImplementedError
+
+    def train(self, store, *, max_seconds, max_epochs, progress):  # type: ignore[no-untyped-def]
+        """``(version number, metrics, promoted, verdict)``; ``CommandError`` for data that
+        can't train."""
+        from webapp.mlops.training import TrainingDataError, model_train_now
+
+        try:
+            outcome = model_train_now(
+                store=store,
+                kind=self.kind,
+                max_seconds=max_seconds,
+                max_epochs=max_epochs,
+                progress=progress,
+            )
+        except TrainingDataError as exc:
+            raise CommandError(str(exc)) from None
+        assert outcome.version is not None  # model_train_now raises otherwise
+        assert outcome.metrics is not None
+        verdict = (
+            f"{self.summary(outcome.metrics, outcome.live_metrics)}; "
+            f"{outcome.version.promotion.get('reason', '')}"
+        )
+        return outcome.version.version, outcome.metrics, outcome.promoted, verdict
 
     def handle(self, *args, **options):
         from webapp.mlops.selectors import model_version_live
