@@ -151,11 +151,11 @@ def test_page_shows_each_kinds_versions_side_by_side(client, registry):
     first, second = _cells(_row(html, "intent", 1)), _cells(_row(html, "intent", 2))
     assert first[:9] == [
         "v1", "Live", "0.800", "0.830", "90.0%", "37", "140",
-        "agent_corrections: 2 duplicates_dropped: 1 conflicts: 0", "42.3 s",
+        "agent_corrections: 2 conflicts: 0 duplicates_dropped: 1", "42.3 s",
     ]  # fmt: skip
     assert second[:9] == [
         "v2", "Candidate", "0.781", "0.846", "87.5%", "38", "151",
-        "agent_corrections: 4 duplicates_dropped: 3 conflicts: 1", "12.5 s",
+        "agent_corrections: 4 conflicts: 1 duplicates_dropped: 3", "12.5 s",
     ]  # fmt: skip
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", first[10])  # promoted at
     assert second[10] == NONE
