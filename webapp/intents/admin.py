@@ -73,7 +73,10 @@ class IntentConflictAdmin(StoreScopedAdmin):
     (edit or delete the examples); the next training marks the conflict resolved."""
 
     list_display = ["text", "labelled_as", "store", "detected_at", "resolved_at"]
-    list_filter = ["store", ("resolved_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        ("store", admin.RelatedOnlyFieldListFilter),
+        ("resolved_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["text"]
     list_select_related = ["store"]
 

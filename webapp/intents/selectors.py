@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from webapp.intents.models import ExampleSplit, IntentAnswer, IntentConflict, IntentExample
 from webapp.mlops.models import ModelKind
-from webapp.mlops.runtime import live_models
+from webapp.mlops.runtime import ArtefactDamaged, live_models
 from webapp.mlops.selectors import model_version_live
 from webapp.stores.selectors import store_ids_for_user
 
@@ -75,7 +75,11 @@ def intent_classifier_live(*, store_id: int, wait: bool = True) -> IntentClassif
     version = model_version_live(store_id=store_id, kind=ModelKind.INTENT)
     if version is None:
         return None
-    return live_models.get(version, IntentClassifier.load, wait=wait)
+    try:
+        return live_models.get(version, IntentClassifier.load, wait=wait)
+    except ArtefactDamaged:
+        # Logged by the runtime; the bot answers from retrieval, as before a first model.
+        return None
 
 
 def intent_answer_for(*, store_id: int, intent: str) -> IntentAnswer | None:

@@ -18,8 +18,9 @@ from django.utils import timezone
 from nlp.hygiene import Conflict
 from webapp.chat.models import Message, MessageRating, RatingValue, Role
 from webapp.intents.models import ExampleSource, ExampleSplit, IntentConflict, IntentExample
-from webapp.intents.selectors import heldout_by_hash, intent_classifier_live
+from webapp.intents.selectors import heldout_by_hash
 from webapp.mlops.models import ModelKind, ModelVersion
+from webapp.mlops.runtime import ArtefactDamaged, load_verified
 from webapp.mlops.selectors import model_version_live
 from webapp.mlops.training import LabelledRow, TrainingData, TrainingDataError
 from webapp.stores.models import Store
@@ -134,11 +135,18 @@ class IntentTrainer:
         return float(metrics["without_threshold"]["macro_f1"])
 
     def serving(self, store: Store) -> tuple[str, ModelVersion | None, Any] | None:
+        """The live model, loaded for this run only; None before the first or when its files
+        are damaged (then the candidate is judged alone, and can replace it)."""
+        from nlp.intents import IntentClassifier
+
         version = model_version_live(store_id=store.id, kind=self.kind)
         if version is None:
             return None
-        model = intent_classifier_live(store_id=store.id)
-        return (f"intent v{version.version}", version, model) if model is not None else None
+        try:
+            model = load_verified(version, IntentClassifier.load)
+        except ArtefactDamaged:
+            return None
+        return f"intent v{version.version}", version, model
 
     def save(self, model: Any, directory: Path) -> Any:
         return model.save(directory)

@@ -18,6 +18,15 @@ from webapp.mlops.models import (
 )
 from webapp.mlops.services import RegistryError, model_version_promote, model_version_rollback
 from webapp.stores.admin_scoping import StoreScopedAdmin
+from webapp.stores.models import Role
+from webapp.stores.selectors import store_ids_for_user
+
+
+def merchant_store_ids(request: HttpRequest) -> list[int] | None:
+    """The stores where the user is a merchant (None: all, for superusers). Admin permissions
+    come from role groups, which are global: a merchant of one store who is an agent of
+    another holds "change" everywhere they can see, so changes check the role per store."""
+    return store_ids_for_user(user=request.user, role=Role.MERCHANT)
 
 
 class ReadOnlyAdmin(StoreScopedAdmin):
@@ -55,11 +64,31 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         "created_at",
         "promoted_at",
     ]
-    list_filter = ["store", "kind", "state"]
+    list_filter = [("store", admin.RelatedOnlyFieldListFilter), "kind", "state"]
     list_select_related = ["store"]
     actions = ["promote", "roll_back"]
 
-    # The "change" permission means promote / roll back: every field stays read-only.
+    # The "change" permission means promote / roll back, in the stores where the user is a
+    # merchant; every field stays read-only and saving the form changes nothing.
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_change_permission(request, obj):
+            return False
+        allowed = merchant_store_ids(request)
+        return obj is None or allowed is None or obj.store_id in allowed
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        """Nothing to save: a version changes only through promote and roll back."""
+
+    def _merchant_rows(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        allowed = merchant_store_ids(request)
+        if allowed is None:
+            return queryset
+        if queryset.exclude(store_id__in=allowed).exists():
+            self.message_user(
+                request, "Only a store's merchants may change its models.", messages.ERROR
+            )
+        return queryset.filter(store_id__in=allowed)
 
     @admin.display(description="macro-F1")
     def macro_f1(self, version: ModelVersion) -> object:
@@ -86,6 +115,9 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return
+        queryset = self._merchant_rows(request, queryset)
+        if not queryset.exists():
+            return
         try:
             version = model_version_promote(version_id=queryset.get().id, actor=request.user)
         except RegistryError as exc:
@@ -97,6 +129,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         description="Roll back: put the previous live version back", permissions=["change"]
     )
     def roll_back(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        queryset = self._merchant_rows(request, queryset)
         pairs = set(queryset.values_list("store_id", "kind"))
         for store_id, kind in sorted(pairs):
             try:
@@ -119,7 +152,7 @@ class ModelEventAdmin(ReadOnlyAdmin):
         "actor",
         "reason",
     ]
-    list_filter = ["store", "kind", "action"]
+    list_filter = [("store", admin.RelatedOnlyFieldListFilter), "kind", "action"]
     list_select_related = ["store", "version", "previous", "actor"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -140,7 +173,7 @@ class TrainingRunAdmin(ReadOnlyAdmin):
         "promoted",
         "reason",
     ]
-    list_filter = ["store", "kind", "state", "trigger"]
+    list_filter = [("store", admin.RelatedOnlyFieldListFilter), "kind", "state", "trigger"]
     list_select_related = ["store", "version"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -164,7 +197,7 @@ class EvaluationSetAdmin(StoreScopedAdmin):
     command, and every change is listed below the set."""
 
     list_display = ["store", "kind", "policy", "size", "updated_at"]
-    list_filter = ["store", "kind", "policy"]
+    list_filter = [("store", admin.RelatedOnlyFieldListFilter), "kind", "policy"]
     fields = ["store", "kind", "policy", "size", "checksum", "created_at", "updated_at"]
     readonly_fields = ["store", "kind", "size", "checksum", "created_at", "updated_at"]
     inlines = [EvaluationSetChangeInline]
@@ -174,6 +207,12 @@ class EvaluationSetAdmin(StoreScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_change_permission(request, obj):
+            return False
+        allowed = merchant_store_ids(request)
+        return obj is None or allowed is None or obj.store_id in allowed
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         from webapp.mlops.services import evaluation_set_policy_set

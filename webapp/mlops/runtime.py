@@ -58,6 +58,17 @@ def _release_freed_memory() -> None:
             ctypes.CDLL(name).malloc_trim(0)
 
 
+def load_verified(version: ModelVersion, load: Callable[[Path], Any]) -> Any:
+    """``load(version.path)`` after checking the files against the registered checksum,
+    outside any cache (the training gate loads the live model this way, once per run, so the
+    training worker does not keep every store's model in memory)."""
+    from webapp.mlops.services import artefact_checksum
+
+    if version.checksum and artefact_checksum(version.path) != version.checksum:
+        raise ArtefactDamaged(f"{_name(version)}: files do not match their checksum")
+    return load(version.path)
+
+
 class LiveModels:
     def __init__(self) -> None:
         self._loaded: dict[tuple[int, str], Loaded] = {}
@@ -144,6 +155,7 @@ class LiveModels:
     def clear(self) -> None:
         with self._lock:
             self._loaded.clear()
+            self._refused.clear()
 
 
 live_models = LiveModels()

@@ -117,6 +117,15 @@ def model_version_register(
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _check_servable(version: ModelVersion) -> None:
+    """Refuse to make live a version whose folder is gone or whose files changed since it was
+    registered: every process would refuse to load it (``webapp.mlops.runtime``)."""
+    if not version.path.is_dir():
+        raise RegistryError(f"v{version.version}'s artefact folder is missing; it can't go live.")
+    if version.checksum and artefact_checksum(version.path) != version.checksum:
+        raise RegistryError(f"v{version.version}'s files are damaged (checksum); it can't go live.")
+
+
 def _make_live(
     version: ModelVersion, *, action: str, actor: Any, reason: str
 ) -> tuple[ModelVersion, ModelEvent]:
@@ -147,14 +156,27 @@ def _make_live(
     )
     store_id, kind = version.store_id, version.kind
     for hook in list(_live_changed_hooks):
-        transaction.on_commit(lambda hook=hook: hook(store_id, kind))
+        # robust: a hook that fails (the broker is down) is logged, and the change that has
+        # committed is not reported as failed to whoever made it.
+        transaction.on_commit(lambda hook=hook: hook(store_id, kind), robust=True)
     return version, event
 
 
+class LiveChanged(RegistryError):
+    """A promotion judged against one live version found another live (a merchant promoted or
+    rolled back meanwhile): the gate's verdict no longer applies."""
+
+
+_ANY = object()
+
+
 @transaction.atomic
-def model_version_promote(*, version_id: int, actor: Any = None, reason: str = "") -> ModelVersion:
+def model_version_promote(
+    *, version_id: int, actor: Any = None, reason: str = "", expect_live_id: Any = _ANY
+) -> ModelVersion:
     """Make a version live for its store and kind (the live one retires). Promoting the live
-    version again changes nothing."""
+    version again changes nothing. With ``expect_live_id`` (an id, or None for "nothing
+    live"), raise ``LiveChanged`` unless that is still what is live, checked under the lock."""
     # The store's row first, as register and rollback take it: locking the version first
     # could deadlock against a rollback to this very version (PostgreSQL aborts one of them).
     store_id = ModelVersion.objects.values_list("store_id", flat=True).get(id=version_id)
@@ -162,8 +184,19 @@ def model_version_promote(*, version_id: int, actor: Any = None, reason: str = "
     version = ModelVersion.objects.select_for_update().get(id=version_id)
     if version.state == VersionState.LIVE:
         return version
-    if not version.path.is_dir():
-        raise RegistryError(f"{version}'s artefact folder is missing; it can't go live.")
+    if expect_live_id is not _ANY:
+        live_id = (
+            ModelVersion.objects.filter(
+                store_id=version.store_id, kind=version.kind, state=VersionState.LIVE
+            )
+            .values_list("id", flat=True)
+            .first()
+        )
+        if live_id != expect_live_id:
+            raise LiveChanged(
+                "the live version changed while this one was judged; it stays a candidate"
+            )
+    _check_servable(version)
     reason = reason or ("promoted by hand" if actor is not None else "passed the gate")
     version, _ = _make_live(version, action=ModelEventAction.PROMOTED, actor=actor, reason=reason)
     return version
@@ -188,8 +221,9 @@ def model_version_rollback(
         .first()
     )
     previous = event.previous if event is not None else None
-    if previous is None or not previous.path.is_dir():
+    if previous is None:
         raise RegistryError(f"v{live.version} has no earlier live version to roll back to.")
+    _check_servable(previous)
     version, _ = _make_live(
         previous,
         action=ModelEventAction.ROLLED_BACK,

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -34,8 +35,13 @@ from webapp.mlops.models import (
     TrainingLock,
     TrainingRun,
 )
-from webapp.mlops.selectors import evaluation_set_get, training_run_last_trained
+from webapp.mlops.selectors import (
+    evaluation_set_get,
+    model_version_live,
+    training_run_last_trained,
+)
 from webapp.mlops.services import (
+    RegistryError,
     evaluation_set_create,
     evaluation_set_grow,
     model_version_keep_candidate,
@@ -250,7 +256,9 @@ def _evaluation_rows(rows: Sequence[LabelledRow]) -> list[tuple[str, str, str]]:
     return [(text_fingerprint(r.text), redact(r.text).text, r.label) for r in rows if r.evaluation]
 
 
-def _prepare(store: Store, trainer: Trainer, journal: RunJournal) -> PreparedData:
+def _prepare(
+    store: Store, trainer: Trainer, journal: RunJournal, settings_key: str
+) -> PreparedData:
     data = trainer.data(store)
     evaluation_set = evaluation_set_get(store_id=store.id, kind=trainer.kind)
     if evaluation_set is not None and evaluation_set.policy == EvaluationPolicy.GROW:
@@ -288,7 +296,7 @@ def _prepare(store: Store, trainer: Trainer, journal: RunJournal) -> PreparedDat
         "evaluation_set": len(items),
     }
     fingerprint = data_fingerprint(
-        clean.texts, clean.labels, evaluation_set.checksum, data.fingerprint_extra
+        clean.texts, clean.labels, evaluation_set.checksum, data.fingerprint_extra, settings_key
     )
     return PreparedData(
         clean,
@@ -388,7 +396,21 @@ def _train_holding_lease(
     num_threads: int,
     force: bool,
 ) -> TrainingOutcome:
-    prepared = _prepare(store, trainer, journal)
+    overrides: dict[str, Any] = {"num_threads": num_threads}
+    if max_seconds is not None:
+        overrides["max_seconds"] = max_seconds
+    if max_epochs is not None:
+        overrides["max_epochs"] = max_epochs
+    config = trainer.config(overrides)
+    settings_record = {
+        key: value
+        for key, value in vars(config).items()
+        if key not in {"progress_every", "device", "num_threads"}
+    }
+    # Part of the fingerprint: the same data trained with other settings (a short command-line
+    # run, say) is not "the data the last training saw".
+    settings_key = json.dumps(settings_record, sort_keys=True, default=str)
+    prepared = _prepare(store, trainer, journal, settings_key)
     run.fingerprint = prepared.fingerprint
     run.data_counts = prepared.counts
     run.save(update_fields=["fingerprint", "data_counts"])
@@ -398,12 +420,6 @@ def _train_holding_lease(
         _finish(run, journal, RunState.SKIPPED, f"no new data since run {last.id}")
         return TrainingOutcome(run)
 
-    overrides: dict[str, Any] = {"num_threads": num_threads}
-    if max_seconds is not None:
-        overrides["max_seconds"] = max_seconds
-    if max_epochs is not None:
-        overrides["max_epochs"] = max_epochs
-    config = trainer.config(overrides)
     journal.write(f"training on {len(prepared.clean.texts)} examples")
     journal.flush()
     started = time.monotonic()
@@ -412,6 +428,9 @@ def _train_holding_lease(
     journal.flush()
 
     metrics = trainer.evaluate(model, prepared.evaluation_texts, prepared.evaluation_labels)
+    # What is live now, whether or not its files load: a promotion below goes through only if
+    # it still is (a merchant may promote or roll back while this run trains and judges).
+    live_at_gate = model_version_live(store_id=store.id, kind=trainer.kind)
     serving = trainer.serving(store)
     live_metrics = None
     if serving is not None:
@@ -427,11 +446,9 @@ def _train_holding_lease(
         tolerance=settings.MODEL_PROMOTION_TOLERANCE,
     )
     live_version = serving[1] if serving else None
-    settings_record = {
-        key: value
-        for key, value in vars(config).items()
-        if key not in {"progress_every", "device", "num_threads"}
-    }
+    # Evaluating can take minutes (int8 copies, a grown evaluation set): renew the lease,
+    # and stop here if another run took it over meanwhile.
+    journal.flush()
     version = model_version_register(
         store=store,
         kind=trainer.kind,
@@ -451,19 +468,29 @@ def _train_holding_lease(
         data_counts=prepared.counts,
         evaluation_set=prepared.evaluation_set,
     )
-    if verdict.promoted:
-        version = model_version_promote(version_id=version.id, reason=verdict.reason)
-    else:
-        model_version_keep_candidate(version=version, reason=verdict.reason)
+    promoted, reason = verdict.promoted, verdict.reason
+    if promoted:
+        try:
+            version = model_version_promote(
+                version_id=version.id,
+                reason=reason,
+                expect_live_id=live_at_gate.id if live_at_gate else None,
+            )
+        except RegistryError as exc:  # the live version changed, or the files went bad
+            promoted, reason = False, f"{reason}, but not made live: {exc}"
+            version.promotion = {**version.promotion, "promoted": False, "reason": reason}
+            version.save(update_fields=["promotion"])
+    if not promoted:
+        model_version_keep_candidate(version=version, reason=reason)
     _finish(
         run,
         journal,
         RunState.SUCCEEDED,
-        f"v{version.version}: {verdict.reason}",
+        f"v{version.version}: {reason}",
         version=version,
-        promoted=verdict.promoted,
+        promoted=promoted,
     )
-    return TrainingOutcome(run, version, verdict.promoted, metrics, live_metrics)
+    return TrainingOutcome(run, version, promoted, metrics, live_metrics)
 
 
 def model_train_now(

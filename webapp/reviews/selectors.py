@@ -19,19 +19,32 @@ if TYPE_CHECKING:
 _lexicon: LexiconSentiment | None = None
 
 
+def sentiment_baseline() -> tuple[str, LexiconSentiment]:
+    """VADER, what scores a store's reviews before its first model (``vader``)."""
+    return _vader()
+
+
 def sentiment_scorer_live(*, store_id: int) -> tuple[str, FineTunedSentiment | LexiconSentiment]:
     """The store's live fine-tuned sentiment model (loaded once per process) and its name
     (``sentiment v3``), or the VADER baseline (``vader``) before the store has one."""
-    global _lexicon
-    from nlp.sentiment import FineTunedSentiment, LexiconSentiment
+    from nlp.sentiment import FineTunedSentiment
 
     version = model_version_live(store_id=store_id, kind=ModelKind.SENTIMENT)
     if version is None:
-        _lexicon = _lexicon or LexiconSentiment()
-        return _lexicon.name, _lexicon
+        return _vader()
     int8 = settings.SENTIMENT_INT8
-    model = live_models.get(version, lambda path: FineTunedSentiment.load(path, int8=int8))
-    return f"sentiment v{version.version}", model
+    # Named after the version actually loaded: if the live one's files are refused, the
+    # process keeps scoring with the one it has, and says so in ``scored_by``.
+    loaded = live_models.serving(version, lambda path: FineTunedSentiment.load(path, int8=int8))
+    return f"sentiment v{loaded.version}", loaded.model
+
+
+def _vader() -> tuple[str, LexiconSentiment]:
+    global _lexicon
+    from nlp.sentiment import LexiconSentiment
+
+    _lexicon = _lexicon or LexiconSentiment()
+    return _lexicon.name, _lexicon
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from django.conf import settings
 
 from nlp.hygiene import Conflict
 from webapp.mlops.models import ModelKind, ModelVersion
+from webapp.mlops.runtime import ArtefactDamaged, load_verified
 from webapp.mlops.selectors import model_version_live
 from webapp.mlops.training import LabelledRow, TrainingData, TrainingDataError
 from webapp.reviews.models import Review
-from webapp.reviews.selectors import review_heldout, sentiment_scorer_live
+from webapp.reviews.selectors import review_heldout, sentiment_baseline
 from webapp.stores.models import Store
 
 MIN_HELDOUT_PER_LABEL = 3
@@ -88,9 +89,23 @@ class SentimentTrainer:
         return float(metrics["macro_f1"])
 
     def serving(self, store: Store) -> tuple[str, ModelVersion | None, Any] | None:
-        """The live model, or VADER before the first: a first model must beat the lexicon."""
-        name, scorer = sentiment_scorer_live(store_id=store.id)
-        return name, model_version_live(store_id=store.id, kind=self.kind), scorer
+        """The live model as the workers serve it, loaded for this run only; or VADER before
+        the first (a first model must beat the lexicon) or when the live files are damaged."""
+        from nlp.sentiment import FineTunedSentiment
+
+        version = model_version_live(store_id=store.id, kind=self.kind)
+        if version is not None:
+            int8 = settings.SENTIMENT_INT8
+            try:
+                model = load_verified(
+                    version, lambda path: FineTunedSentiment.load(path, int8=int8)
+                )
+            except ArtefactDamaged:
+                version = None
+            else:
+                return f"sentiment v{version.version}", version, model
+        name, baseline = sentiment_baseline()
+        return name, None, baseline
 
     def save(self, model: Any, directory: Path) -> Any:
         return model.save(directory)

@@ -384,3 +384,50 @@ def test_a_new_live_sentiment_model_rescores_the_stores_reviews_after_commit(
         model_version_promote(version_id=sentiment.id)
         assert requested == []
     assert requested == [ids]
+
+
+def test_in_the_admin_only_a_stores_merchants_change_its_models(client, store):
+    """Role groups are global: a merchant of one store who is an agent of another holds the
+    "change" permission, and must still not promote the other store's models."""
+    from webapp.stores.services import store_user_upsert
+
+    other = make_store(slug="other")
+    user = store_user_upsert(store=store, username="mia", password="pw", role="merchant").user
+    store_user_upsert(store=other, username="mia", password=None, role="agent")
+    own_first, own_second = _register(store, b"1"), _register(store, b"2")
+    their_first, their_second = _register(other, b"1"), _register(other, b"2")
+    for version in (own_first, their_first):
+        model_version_promote(version_id=version.id)
+    client.force_login(user)
+
+    refused = _admin_action(client, "promote", their_second.id)
+    assert "Only a store&#x27;s merchants may change its models." in refused.content.decode()
+    assert _live(other) == [1]
+    change = reverse("admin:mlops_modelversion_change", args=[their_second.id])
+    assert "Save" not in client.get(change).content.decode()  # read-only there
+
+    _admin_action(client, "promote", own_second.id)
+    assert _live(store) == [2]
+    assert ModelEvent.objects.filter(store=other, actor=user).count() == 0
+
+
+def test_a_version_whose_files_changed_cannot_go_live(store):
+    first, second = _register(store, b"one"), _register(store, b"two")
+    model_version_promote(version_id=first.id)
+    (second.path / "weights" / "model.bin").write_bytes(b"tampered")
+    with pytest.raises(RegistryError, match="damaged"):
+        model_version_promote(version_id=second.id)
+    model_version_promote(version_id=_register(store, b"three").id)
+    (first.path / "meta.json").write_text("{}")
+    with pytest.raises(RegistryError, match="damaged"):
+        model_version_rollback(store_id=store.id, kind=ModelKind.INTENT)
+    assert _live(store) == [3]
+
+
+def test_expect_live_id_refuses_a_promotion_judged_against_another_live_version(store):
+    first, second, third = (_register(store, payload) for payload in (b"1", b"2", b"3"))
+    model_version_promote(version_id=first.id)
+    model_version_promote(version_id=second.id, expect_live_id=first.id)
+    with pytest.raises(services.LiveChanged):
+        model_version_promote(version_id=third.id, expect_live_id=first.id)
+    assert _live(store) == [2]

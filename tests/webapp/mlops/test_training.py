@@ -500,3 +500,49 @@ def test_gate_refuses_a_candidate_worse_by_more_than_the_tolerance():
     assert verdict.details["gap"] == pytest.approx(0.05)
     assert verdict.details["candidate"] == 0.85
     assert verdict.details["live"] == 0.9
+
+
+def test_other_training_settings_are_not_the_data_the_last_run_saw(store, memo):
+    _load(store, TINY)
+    _load(store, HELDOUT, ExampleSplit.HELDOUT)
+    first = _train(store, max_epochs=1)
+    assert first.run.state == RunState.SUCCEEDED
+    # A short run (say, from the command line) must not stop the scheduled, full one.
+    again = _train(store, max_epochs=3)
+    assert again.run.state == RunState.SUCCEEDED
+    assert again.run.fingerprint != first.run.fingerprint
+    same = _train(store, max_epochs=3)
+    assert same.run.reason == f"no new data since run {again.run.id}"
+
+
+def test_a_live_version_changed_by_hand_while_training_keeps_the_candidate(store, memo):
+    from webapp.mlops.services import model_version_rollback
+
+    _load(store, TINY)
+    _load(store, HELDOUT, ExampleSplit.HELDOUT)
+    _train(store)
+    _load(store, {"greeting": ["a lovely evening to the whole team"]})
+    _train(store)  # v2, live; v1 retired
+
+    _load(store, {"greeting": ["warm evening greetings from me"]})
+    save = memo.save
+
+    def merchant_rolls_back_while_the_candidate_is_saved(model, directory) -> None:
+        # After the gate judged against v2, before the promotion.
+        model_version_rollback(store_id=store.id, kind=ModelKind.INTENT)
+        save(model, directory)
+
+    memo.save = merchant_rolls_back_while_the_candidate_is_saved  # type: ignore[method-assign]
+    outcome = _train(store)
+
+    assert outcome.promoted is False
+    assert "not made live: the live version changed" in outcome.run.reason
+    assert outcome.version.state == VersionState.CANDIDATE
+    assert _live_version(store) == 1  # the merchant's rollback stands
+    assert ModelEvent.objects.filter(
+        version=outcome.version, action=ModelEventAction.KEPT_CANDIDATE
+    ).exists()
+
+
+def _live_version(store) -> int:
+    return ModelVersion.objects.get(store=store, kind=ModelKind.INTENT, state="live").version

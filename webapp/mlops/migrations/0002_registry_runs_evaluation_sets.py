@@ -6,10 +6,32 @@ from django.db import migrations, models
 
 
 def live_flag_to_state(apps, schema_editor):
-    """Versions that were live stay live; promoted-once versions retire; the rest are candidates."""
+    """Versions that were live stay live; promoted-once versions retire; the rest are
+    candidates. Each past promotion becomes a PROMOTED event naming the version live before it
+    (by promotion time), so rollback has its history from the start."""
     ModelVersion = apps.get_model("mlops", "ModelVersion")
+    ModelEvent = apps.get_model("mlops", "ModelEvent")
     ModelVersion.objects.filter(is_live=True).update(state="live")
     ModelVersion.objects.filter(is_live=False, promoted_at__isnull=False).update(state="retired")
+    promoted = ModelVersion.objects.filter(promoted_at__isnull=False).order_by(
+        "store_id", "kind", "promoted_at", "version"
+    )
+    previous = None
+    for version in promoted:
+        if previous is not None and (previous.store_id, previous.kind) != (
+            version.store_id,
+            version.kind,
+        ):
+            previous = None
+        ModelEvent.objects.create(
+            store_id=version.store_id,
+            kind=version.kind,
+            action="promoted",
+            version=version,
+            previous=previous,
+            reason="promotion recorded before the audit trail existed",
+        )
+        previous = version
 
 
 def state_to_live_flag(apps, schema_editor):
@@ -329,11 +351,6 @@ class Migration(migrations.Migration):
             model_name="modelversion",
             name="model_version_one_live",
         ),
-        migrations.RunPython(live_flag_to_state, state_to_live_flag),
-        migrations.RemoveField(
-            model_name="modelversion",
-            name="is_live",
-        ),
         migrations.AddConstraint(
             model_name="modelversion",
             constraint=models.UniqueConstraint(
@@ -467,5 +484,10 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(
                 fields=("store", "kind"), name="training_lock_unique"
             ),
+        ),
+        migrations.RunPython(live_flag_to_state, state_to_live_flag),
+        migrations.RemoveField(
+            model_name="modelversion",
+            name="is_live",
         ),
     ]
