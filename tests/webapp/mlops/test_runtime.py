@@ -190,3 +190,14 @@ def test_messages_in_flight_during_swaps_all_get_answers_from_a_real_model():
     assert errors == []
     assert len(answers) > 10
     assert set(answers) == {"order_status"}  # the same model each time: the same answer
+
+
+def test_the_chat_gets_no_intent_model_when_the_live_files_are_damaged(versions):
+    """The bot then answers from retrieval, as before a store's first model, instead of
+    failing every message."""
+    from webapp.intents.selectors import intent_classifier_live
+
+    first, _ = versions
+    (first.path / "model.txt").write_text("tampered")
+    assert intent_classifier_live(store_id=first.store_id, wait=False) is None
+    assert intent_classifier_live(store_id=first.store_id) is None
