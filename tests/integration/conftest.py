@@ -264,31 +264,6 @@ def celery_worker(
         _purge_queues()
 
 
-@pytest.fixture
-def training_worker(
-    request: pytest.FixtureRequest,
-    transactional_db: None,
-    settings: Any,
-    _isolated_model_dir: None,
-    tmp_path: Path,
-) -> Iterator[CeleryWorker]:
-    """A real worker on the ``training`` queue, as deployed: two children (so two triggers can
-    really run at once), lowered CPU priority, one torch thread each."""
-    _purge_queues()
-    worker = start_celery_worker(
-        request,
-        settings,
-        tmp_path / "celery-training-worker.log",
-        queues="training",
-        concurrency=2,
-    )
-    try:
-        yield worker
-    finally:
-        stop_celery_worker(worker)
-        _purge_queues()
-
-
 @dataclass
 class ChatServer:
     process: subprocess.Popen[bytes]

@@ -29,6 +29,16 @@ def merchant_store_ids(request: HttpRequest) -> list[int] | None:
     return store_ids_for_user(user=request.user, role=Role.MERCHANT)
 
 
+class MerchantChangesOnly:
+    """Admin mixin: the "change" permission holds only for rows of the user's merchant stores."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_change_permission(request, obj):  # type: ignore[misc]
+            return False
+        allowed = merchant_store_ids(request)
+        return obj is None or allowed is None or obj.store_id in allowed
+
+
 class ReadOnlyAdmin(StoreScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -48,7 +58,7 @@ def _metric(version: ModelVersion, *path: str) -> object:
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyAdmin):
+class ModelVersionAdmin(MerchantChangesOnly, ReadOnlyAdmin):
     list_display = [
         "store",
         "kind",
@@ -70,12 +80,6 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     # The "change" permission means promote / roll back, in the stores where the user is a
     # merchant; every field stays read-only and saving the form changes nothing.
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not super().has_change_permission(request, obj):
-            return False
-        allowed = merchant_store_ids(request)
-        return obj is None or allowed is None or obj.store_id in allowed
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         """Nothing to save: a version changes only through promote and roll back."""
@@ -192,7 +196,7 @@ class EvaluationSetChangeInline(admin.TabularInline):
 
 
 @admin.register(EvaluationSet)
-class EvaluationSetAdmin(StoreScopedAdmin):
+class EvaluationSetAdmin(MerchantChangesOnly, StoreScopedAdmin):
     """Only the policy is editable; items change by that policy or the grow_evaluation
     command, and every change is listed below the set."""
 
@@ -207,12 +211,6 @@ class EvaluationSetAdmin(StoreScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not super().has_change_permission(request, obj):
-            return False
-        allowed = merchant_store_ids(request)
-        return obj is None or allowed is None or obj.store_id in allowed
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         from webapp.mlops.services import evaluation_set_policy_set

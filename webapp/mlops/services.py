@@ -117,6 +117,11 @@ def model_version_register(
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _person(actor: Any) -> Any:
+    """The user to record as having done something; None for the training gate or a command."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 def _check_servable(version: ModelVersion) -> None:
     """Refuse to make live a version whose folder is gone or whose files changed since it was
     registered: every process would refuse to load it (``webapp.mlops.runtime``)."""
@@ -151,7 +156,7 @@ def _make_live(
         action=action,
         version=version,
         previous=previous,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=_person(actor),
         reason=reason[:300],
     )
     store_id, kind = version.store_id, version.kind
@@ -316,7 +321,7 @@ def evaluation_set_grow(
             items_added=added,
             size_after=evaluation_set.size,
             policy=evaluation_set.policy,
-            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            actor=_person(actor),
             note=note,
         )
     return added
@@ -337,6 +342,6 @@ def evaluation_set_policy_set(
             action="policy",
             size_after=evaluation_set.size,
             policy=policy,
-            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            actor=_person(actor),
         )
     return evaluation_set

@@ -14,24 +14,16 @@ from django.views.decorators.http import require_POST
 from webapp.mlops.models import ModelKind
 from webapp.mlops.selectors import model_registry_overview, model_version_of_store
 from webapp.mlops.services import RegistryError, model_version_promote, model_version_rollback
-from webapp.stores.models import Membership, Role, Store
-from webapp.stores.selectors import store_get_by_slug
+from webapp.stores.models import Role, Store
+from webapp.stores.selectors import store_get_by_slug, store_role
 
 
 def _store_and_role(request: HttpRequest, slug: str) -> tuple[Store, str | None]:
     """The store and the user's role in it (``merchant`` for superusers); 404 if the store
     does not exist or the user has no role in it, so nobody learns of other stores."""
     store = store_get_by_slug(slug=slug)
-    if store is None:
-        raise Http404("No such store.")
-    if request.user.is_superuser:
-        return store, Role.MERCHANT
-    role = (
-        Membership.objects.filter(store=store, user=request.user)
-        .values_list("role", flat=True)
-        .first()
-    )
-    if role is None:
+    role = store_role(store=store, user=request.user) if store is not None else None
+    if store is None or role is None:
         raise Http404("No such store.")
     return store, role
 

@@ -14,8 +14,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from webapp.reviews import dashboard
 from webapp.reviews.models import Review
-from webapp.stores.models import Membership, Role, Store
-from webapp.stores.selectors import store_get_by_slug
+from webapp.stores.models import Role, Store
+from webapp.stores.selectors import store_get_by_slug, store_role
 
 EXPORTS = ("trend", "products", "aspects", "contradictions", "negative")
 
@@ -24,12 +24,7 @@ def _merchant_store_or_404(request: HttpRequest, slug: str) -> Store:
     """The store if the user is one of its merchants (or a superuser); 404 otherwise, so the
     page does not even confirm that another store exists."""
     store = store_get_by_slug(slug=slug)
-    if store is None:
-        raise Http404("No such store.")
-    user = request.user
-    if user.is_superuser:
-        return store
-    if not Membership.objects.filter(store=store, user=user, role=Role.MERCHANT).exists():
+    if store is None or store_role(store=store, user=request.user) != Role.MERCHANT:
         raise Http404("No such store.")
     return store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from webapp.stores.models import Membership, Store
+from webapp.stores.models import Membership, Role, Store
 
 
 def store_get_by_slug(*, slug: str) -> Store | None:
@@ -31,3 +31,12 @@ def stores_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Store
     ids = store_ids_for_user(user=user)
     stores = Store.objects.all()
     return stores if ids is None else stores.filter(id__in=ids)
+
+
+def store_role(*, store: Store, user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The user's role in ``store`` (``merchant`` for superusers), or None: no business there."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.MERCHANT
+    return Membership.objects.filter(store=store, user=user).values_list("role", flat=True).first()
