@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from webapp.chat.routing import websocket_urlpatterns  # noqa: E402
+from webapp.common.readiness import WEB, warmup_start  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -23,3 +24,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# The server process starts here: load the models and indexes in the background, so the port is
+# open at once and /readyz turns 200 when the first shopper can be answered at full speed.
+warmup_start(WEB)

@@ -100,18 +100,44 @@ if _database_url:
         }
     except Exception as exc:  # dj-database-url raises several types for malformed URLs
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
-            # The chat and the index task write from different threads; wait rather than fail.
-            "OPTIONS": {"timeout": 20},
-        }
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg's pool (per process): a chat call borrows a connection for its few queries and
+    # gives it back, instead of connecting anew each time (CONN_MAX_AGE 0) or keeping one idle
+    # connection per thread (CONN_MAX_AGE > 0). 0 turns the pool off (e.g. behind PgBouncer).
+    DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 16, minimum=0)
+    if DB_POOL_MAX_SIZE and DATABASES["default"].get("CONN_MAX_AGE"):
+        raise ImproperlyConfigured("DB_POOL_MAX_SIZE needs DB_CONN_MAX_AGE=0 (or 0 for no pool)")
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = not DB_POOL_MAX_SIZE
+    if DB_POOL_MAX_SIZE:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves a small crowd: WAL lets readers run beside the one writer,
+    # IMMEDIATE takes the write lock when a transaction begins (so two writers queue on the
+    # busy timeout instead of one failing with "database is locked" when it upgrades a read
+    # lock), and synchronous=NORMAL is WAL's safe setting (no fsync per commit).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
+    VAR_DIR.mkdir(exist_ok=True)
+    # Tests run on a file too: an in-memory test database is shared between threads with
+    # table locks, which fail at once instead of waiting, so it can't show how the embedded
+    # default holds a crowd.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(VAR_DIR / "test-db.sqlite3")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------------------
@@ -227,6 +253,31 @@ CHAT_ANSWER_MIN_SCORE = env_float("CHAT_ANSWER_MIN_SCORE", 0.55)
 CHAT_VERY_NEGATIVE = env_float("CHAT_VERY_NEGATIVE", -0.7)
 # Order numbers look like "<prefix>-12345"; shoppers may type "#12345" or "sd12345".
 CHAT_ORDER_PREFIX = env_str("CHAT_ORDER_PREFIX", "SD") or "SD"
+
+# --- Chat capacity (one web process; bench/load measures them) ------------------------------
+# Concurrent bot turns share forward passes: one worker thread runs the encoder and each intent
+# model on everything queued, up to CHAT_BATCH_MAX_SIZE messages, waiting at most
+# CHAT_BATCH_MAX_WAIT_MS for company when idle. CHAT_BATCHING=0: every turn runs its own pass.
+CHAT_BATCHING = env_bool("CHAT_BATCHING", True)
+CHAT_BATCH_MAX_SIZE = env_int("CHAT_BATCH_MAX_SIZE", 64, minimum=1)
+CHAT_BATCH_MAX_WAIT_MS = env_float("CHAT_BATCH_MAX_WAIT_MS", 2.0)
+# Bot turns running at once (threads; each mostly waits for its batch), turns waiting behind
+# them (the bounded queue: beyond it a message is saved and the shopper told to try again),
+# and unanswered messages one shopper may have in flight.
+CHAT_TURN_CONCURRENCY = env_int("CHAT_TURN_CONCURRENCY", 48, minimum=1)
+CHAT_TURN_QUEUE = env_int("CHAT_TURN_QUEUE", 1000, minimum=0)
+CHAT_SHOPPER_MAX_PENDING = env_int("CHAT_SHOPPER_MAX_PENDING", 3, minimum=1)
+# Threads for the chat's short database calls (connect, saving a message, ratings).
+CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 8, minimum=1)
+# torch threads for inference in this process: the cores shared among the web processes of a
+# machine (WEB_CONCURRENCY, as uvicorn and gunicorn read it). More only oversubscribes.
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 1, minimum=1)
+INFERENCE_THREADS = env_int(
+    "INFERENCE_THREADS", max(1, (os.cpu_count() or 2) // WEB_CONCURRENCY), minimum=1
+)
+# Load the encoder, live models and indexes in the background when a process starts (/readyz
+# says when they are in); off only in tests, which load what each one needs.
+WARMUP_ON_START = env_bool("WARMUP_ON_START", True)
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -77,6 +77,11 @@ _HUMAN_WORDS = re.compile(
 _HUMAN_ONLY = re.compile(r"^\W*(agent|human|person|operator)\W*$", re.IGNORECASE)
 
 
+def asks_for_human(text: str) -> bool:
+    """Whether the words alone ask for a person (no model needed)."""
+    return bool(_HUMAN_WORDS.search(text) or _HUMAN_ONLY.match(text))
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Where the bot stops trusting its own reading.

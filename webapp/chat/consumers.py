@@ -12,18 +12,22 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from webapp.chat.events import conversation_group
+from webapp.chat.capacity import TurnGate, in_db_thread, in_turn_thread, turn_gate
+from webapp.chat.events import conversation_group, pending_group
+from webapp.chat.selectors import conversation_history
 from webapp.chat.services import (
     ChatError,
     agent_message_post,
     bot_reply,
     check_agent_access,
-    conversation_open,
+    conversation_connect,
+    conversation_escalate,
     conversation_presence_set,
+    conversation_start,
     message_rate,
+    message_text_clean,
     shopper_message_post,
 )
-from webapp.stores.selectors import store_get_by_slug
 
 logger = logging.getLogger(__name__)
 
@@ -53,27 +57,55 @@ class ConversationSocket(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "message": message})
 
 
+BUSY_QUEUED = (
+    "Lots of shoppers are writing right now. Your message is saved, and my answer follows "
+    "in a moment."
+)
+BUSY_FULL = (
+    "I'm answering a great many shoppers at once right now. Your message is saved: please "
+    "send it again in a minute."
+)
+BUSY_TOO_FAST = (
+    "I'm still answering your earlier messages. This one is saved: please send it again "
+    "once I've replied."
+)
+BUSY_HANDOFF = (
+    "I'm answering a great many shoppers at once right now, so I've asked a member of our "
+    "team to pick up your message."
+)
+
+
 class ChatConsumer(ConversationSocket):
+    store_id: int | None = None
+    token: str | None = None
+    pending_group: str | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Bot turns run as tasks so group events (echoes, replies, agents) keep flowing while
         # the model works; the lock keeps one connection's turns in the order they were sent.
         self._turn_lock = asyncio.Lock()
         self._turns: set[asyncio.Task[None]] = set()
+        self._replayed: set[int] = set()
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["store_slug"]
-        store = await database_sync_to_async(store_get_by_slug)(slug=slug)
+        opened = await in_db_thread(
+            conversation_connect, store_slug=slug, token=_query_param(self.scope, "token")
+        )
         await self.accept()
-        if store is None:
+        if opened is None:
             await self.send_error("unknown_store", f"There is no store called {slug!r}.")
             await self.close(code=CLOSE_UNKNOWN_STORE)
             return
-        token = _query_param(self.scope, "token")
-        opened = await database_sync_to_async(conversation_open)(store=store, token=token)
-        self.conversation_id = opened.conversation_id
-        self.group = conversation_group(opened.conversation_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.store_id = opened.store_id
+        self.token = opened.token
+        if opened.conversation_id is not None:
+            await self._join(opened.conversation_id)
+        else:
+            # Other tabs with this token hear here when the first message creates the row.
+            self.pending_group = pending_group(opened.token)
+            await self.channel_layer.group_add(self.pending_group, self.channel_name)
         frame: dict[str, Any] = {
             "type": "conversation",
             "token": opened.token,
@@ -84,23 +116,45 @@ class ChatConsumer(ConversationSocket):
         if opened.notice:
             frame["notice"] = opened.notice
         await self.send_json(frame)
-        await database_sync_to_async(conversation_presence_set)(
-            conversation_id=self.conversation_id, online=True
-        )
+
+    async def _join(self, conversation_id: int) -> None:
+        self.conversation_id = conversation_id
+        self.group = conversation_group(conversation_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        if self.pending_group:
+            await self.channel_layer.group_discard(self.pending_group, self.channel_name)
+            self.pending_group = None
+
+    async def chat_started(self, event: dict[str, Any]) -> None:
+        """Another tab's first message created the conversation: join it, and send what it
+        holds already (its first messages may have gone out before this tab joined)."""
+        if self.conversation_id is not None:
+            return
+        await self._join(event["conversation_id"])
+        history = await in_db_thread(conversation_history, conversation_id=event["conversation_id"])
+        for message in history:
+            self._replayed.add(message["message_id"])
+            await self.send_json({"type": "message", **message})
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        if event["message"].get("message_id") in self._replayed:
+            return  # already sent with the history when this tab joined
+        await super().chat_message(event)
 
     async def disconnect(self, code: int) -> None:
         if self._turns:
             # A shopper who leaves mid-turn still gets the reply saved to their history.
             await asyncio.wait(self._turns, timeout=30)
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in (self.group, self.pending_group):
+            if group:
+                await self.channel_layer.group_discard(group, self.channel_name)
         if self.conversation_id is not None:
-            await database_sync_to_async(conversation_presence_set)(
-                conversation_id=self.conversation_id, online=False
+            await in_db_thread(
+                conversation_presence_set, conversation_id=self.conversation_id, online=False
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.conversation_id is None:
+        if self.store_id is None:
             return
         if text_data is None:
             await self.send_error("bad_frame", "Frames must be JSON text, not binary.")
@@ -130,22 +184,62 @@ class ChatConsumer(ConversationSocket):
 
     async def handle_shopper_message(self, text: object) -> None:
         try:
-            posted = await database_sync_to_async(shopper_message_post)(
-                conversation_id=self.conversation_id, text=text
+            message_text_clean(text)  # before a first message creates the conversation
+            if self.conversation_id is None:
+                conversation_id = await in_db_thread(
+                    conversation_start, store_id=self.store_id, token=self.token
+                )
+                group = self.pending_group
+                await self._join(conversation_id)
+                if group:
+                    await self.channel_layer.group_send(
+                        group, {"type": "chat.started", "conversation_id": conversation_id}
+                    )
+            posted = await in_db_thread(
+                shopper_message_post, conversation_id=self.conversation_id, text=text
             )
         except ChatError as exc:
             await self.send_error(exc.code, str(exc))
             return
         if not posted.bot_answers:
             return
+        gate = turn_gate()
+        if len(self._turns) >= settings.CHAT_SHOPPER_MAX_PENDING:
+            await self.send_busy(BUSY_TOO_FAST, queued=False)
+            return
+        if gate.full():
+            await self.turn_away(posted.raw_text)
+            return
+        if gate.ahead() >= gate.limit:
+            # A whole round of turns ahead: say so rather than leave the shopper guessing.
+            await self.send_busy(BUSY_QUEUED, queued=True)
         await self.send_typing(True)
-        task = asyncio.create_task(self.bot_turn(posted.message.id, posted.raw_text))
+        task = asyncio.create_task(self.bot_turn(gate, posted.message.id, posted.raw_text))
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
 
+    async def turn_away(self, raw_text: str) -> None:
+        """The queue is full: the message stays saved unanswered, or, when the shopper asks for
+        a person (no model needed to tell), goes to the agents' queue."""
+        from webapp.chat.bot import asks_for_human
+
+        if asks_for_human(raw_text):
+            await in_db_thread(
+                conversation_escalate,
+                conversation_id=self.conversation_id,
+                reason="the shopper asked for a human while the bot was overloaded",
+            )
+            await self.send_busy(BUSY_HANDOFF, queued=False)
+            return
+        await self.send_busy(BUSY_FULL, queued=False)
+
     async def handle_rate(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            await self.send_error("unknown_message", "There is no answer to rate yet.")
+            return
         try:
-            rating = await database_sync_to_async(message_rate)(
+            rating = await in_db_thread(
+                message_rate,
                 conversation_id=self.conversation_id,
                 message_id=frame.get("message_id"),
                 value=frame.get("value"),
@@ -158,13 +252,17 @@ class ChatConsumer(ConversationSocket):
             {"type": "rated", "message_id": rating.message_id, "value": rating.value}
         )
 
-    async def bot_turn(self, message_id: int, raw_text: str) -> None:
+    async def bot_turn(self, gate: TurnGate, message_id: int, raw_text: str) -> None:
         async with self._turn_lock:
+            await gate.acquire()
             try:
-                # Not thread-sensitive: the model and the encode run in the pool, beside other
-                # conversations' database work, and never on the event loop.
-                await database_sync_to_async(bot_reply, thread_sensitive=False)(
-                    conversation_id=self.conversation_id, message_id=message_id, raw_text=raw_text
+                # In the turns' pool, beside other conversations' database work and never on
+                # the event loop; the model calls in it wait for their shared forward pass.
+                await in_turn_thread(
+                    bot_reply,
+                    conversation_id=self.conversation_id,
+                    message_id=message_id,
+                    raw_text=raw_text,
                 )
             except Exception:
                 logger.exception("bot reply failed for message %s", message_id)
@@ -179,7 +277,11 @@ class ChatConsumer(ConversationSocket):
                     },
                 )
             finally:
+                gate.release()
                 await self.send_typing(False)
+
+    async def send_busy(self, message: str, *, queued: bool) -> None:
+        await self.send_json({"type": "busy", "queued": queued, "message": message})
 
     async def send_typing(self, active: bool) -> None:
         # Through the group, so it is ordered with the messages everyone in it receives.

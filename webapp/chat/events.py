@@ -17,6 +17,14 @@ def conversation_group(conversation_id: int) -> str:
     return f"chat.conversation.{conversation_id}"
 
 
+def pending_group(token: str) -> str:
+    """The tabs of a conversation that has no row yet, named by its token's hash (group names
+    are ASCII, at most 100 characters; the token itself must not travel to Redis)."""
+    import hashlib
+
+    return f"chat.pending.{hashlib.sha256(token.encode()).hexdigest()[:40]}"
+
+
 def queue_group(store_id: int) -> str:
     return f"chat.queue.{store_id}"
 

@@ -37,10 +37,10 @@ class StoreKnowledge:
         self._categories: list[str] | None = None
 
     def _vector(self, text: str) -> np.ndarray:
-        from retrieval.embedding import shared_encoder
+        from webapp.chat.inference import query_vector
 
         if text not in self._vectors:
-            self._vectors[text] = shared_encoder().encode([text])[0]
+            self._vectors[text] = query_vector(text)
         return self._vectors[text]
 
     def faq_search(self, query: str) -> list[Source]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ from webapp.chat.models import (
 )
 from webapp.chat.selectors import conversation_history, conversation_state_payload
 from webapp.stores.models import Store
-from webapp.stores.selectors import store_ids_for_user
+from webapp.stores.selectors import store_get_by_slug, store_ids_for_user
 
 
 class ChatError(ValueError):
@@ -47,16 +48,36 @@ class ChatError(ValueError):
 
 @dataclass(frozen=True)
 class OpenedConversation:
-    conversation_id: int
+    # None until the shopper's first message creates the row (``conversation_start``).
+    conversation_id: int | None
     token: str
     resumed: bool
     history: list[dict[str, object]]
     state: dict[str, object]
     notice: dict[str, str] | None = None
+    store_id: int | None = None
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token_signer(store_id: int) -> signing.Signer:
+    return signing.Signer(salt=f"shopdesk.chat.conversation.{store_id}")
+
+
+def _new_token(store_id: int) -> str:
+    """256 random bits, signed for the store: a shopper who comes back before writing anything
+    (there is no row yet) is recognised without a database write at connect."""
+    return _token_signer(store_id).sign(secrets.token_urlsafe(32))
+
+
+def _issued_by_us(token: str, store_id: int) -> bool:
+    try:
+        _token_signer(store_id).unsign(token)
+    except signing.BadSignature:
+        return False
+    return True
 
 
 def _expired(conversation: Conversation) -> bool:
@@ -64,15 +85,21 @@ def _expired(conversation: Conversation) -> bool:
     return conversation.last_activity_at < timezone.now() - ttl
 
 
-def conversation_open(*, store: Store, token: str | None) -> OpenedConversation:
+def conversation_open(
+    *, store: Store, token: str | None, create: bool = True
+) -> OpenedConversation:
     """Resume the conversation ``token`` names, or start a new one.
 
     An unknown token, another store's token or an expired one starts a fresh conversation and
-    says why in ``notice``; the old conversation is never shown.
+    says why in ``notice``; the old conversation is never shown. With ``create=False`` (the
+    shopper's socket) a new conversation gets its token but no row until its first message,
+    so a connect costs one read; a token we issued that has no row yet resumes as it was.
     """
     notice = None
     if token:
         conversation = Conversation.objects.filter(token_hash=_hash_token(token)).first()
+        if conversation is None and not create and _issued_by_us(token, store.id):
+            return _unsaved(store, token)
         if conversation is None or conversation.store_id != store.id:
             notice = {
                 "code": "unknown_conversation",
@@ -90,8 +117,11 @@ def conversation_open(*, store: Store, token: str | None) -> OpenedConversation:
                 resumed=True,
                 history=conversation_history(conversation_id=conversation.id),
                 state=conversation_state_payload(conversation),
+                store_id=store.id,
             )
-    new_token = secrets.token_urlsafe(32)
+    new_token = _new_token(store.id)
+    if not create:
+        return replace(_unsaved(store, new_token), notice=notice)
     conversation = Conversation.objects.create(
         store=store, token_hash=_hash_token(new_token), last_activity_at=timezone.now()
     )
@@ -102,7 +132,43 @@ def conversation_open(*, store: Store, token: str | None) -> OpenedConversation:
         history=[],
         state=conversation_state_payload(conversation),
         notice=notice,
+        store_id=store.id,
     )
+
+
+def _unsaved(store: Store, token: str) -> OpenedConversation:
+    return OpenedConversation(
+        None,
+        token,
+        resumed=False,
+        history=[],
+        state={"state": ConversationState.BOT.value, "agent": None},
+        store_id=store.id,
+    )
+
+
+def conversation_connect(*, store_slug: str, token: str | None) -> OpenedConversation | None:
+    """A shopper's socket opened: the store (None if there is none), their conversation, and
+    their presence for the agents, in one call (one thread hop, 1-3 queries)."""
+    store = store_get_by_slug(slug=store_slug)
+    if store is None:
+        return None
+    opened = conversation_open(store=store, token=token, create=False)
+    if opened.conversation_id is not None:
+        conversation_presence_set(conversation_id=opened.conversation_id, online=True)
+    return opened
+
+
+def conversation_start(*, store_id: int, token: str) -> int:
+    """The row for a conversation whose first message is arriving; the same row if another tab
+    with the same token got there first."""
+    conversation, _ = Conversation.objects.get_or_create(
+        token_hash=_hash_token(token),
+        defaults={"store_id": store_id, "last_activity_at": timezone.now(), "shopper_online": True},
+    )
+    if conversation.store_id != store_id:  # a hash collision across stores: never shared
+        raise ChatError("This conversation belongs to another store.", code="forbidden")
+    return conversation.id
 
 
 def message_text_clean(text: object) -> str:
@@ -187,6 +253,7 @@ def bot_reply(
     """
     from nlp.sentiment_lexicon import polarity
     from webapp.chat.bot import Thresholds, Turn, decide
+    from webapp.chat.inference import intent_predict
     from webapp.intents.selectors import intent_classifier_live
 
     shopper_message = Message.objects.select_related("conversation__store").get(
@@ -197,7 +264,7 @@ def bot_reply(
         return None
     text = raw_text or shopper_message.text
     classifier = intent_classifier_live(store_id=conversation.store_id, wait=False)
-    prediction = classifier.predict([text])[0] if classifier is not None else None
+    prediction = intent_predict(classifier, text) if classifier is not None else None
     turn = Turn(
         text=text,
         prediction=prediction,

@@ -58,6 +58,10 @@ async def test_agent_sees_the_shopper_live_and_the_shopper_sees_the_reply():
     shopper = WebsocketCommunicator(application, "/ws/chat/acme/", headers=ORIGIN)
     await shopper.connect()
     hello = await shopper.receive_json_from(timeout=FRAME_TIMEOUT)
+    # A conversation gets its row with its first message, not at connect.
+    assert await database_sync_to_async(Conversation.objects.count)() == 0
+    await shopper.send_json_to({"type": "message", "text": "hello"})
+    await _until(shopper, lambda f: f["type"] == "message" and f["role"] == "bot")
     conversation_id = await database_sync_to_async(lambda: Conversation.objects.get().id)()
     await database_sync_to_async(conversation_escalate)(
         conversation_id=conversation_id, reason="asked for a human"

@@ -238,3 +238,39 @@ def test_two_unsure_turns_in_a_row_escalate(store, conversation_id):
     second = _say(conversation_id, "blorptastic wubble quorn")
     assert second.text == HANDOVER_STUCK
     assert Conversation.objects.get(id=conversation_id).state == ConversationState.WAITING
+
+
+
+def _statements(captured):
+    """The SQL a turn sent, without transaction control (SQLite logs BEGIN and COMMIT,
+    PostgreSQL doesn't: the counts below hold on both)."""
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return [q["sql"] for q in captured if not q["sql"].upper().startswith(control)]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [
+        # message; live model; template; then, under the row lock: conversation, shopper
+        # message's intent, reply, conversation's slots.
+        ("how much is shipping?", "shipping_cost", 7),
+        # ... and the product path: categories, live index, filtered candidates, resolving.
+        ("recommend a red kettle", "product_recommendation", 10),
+    ],
+)
+def test_a_bot_turn_costs_a_fixed_number_of_queries(conversation_id, text, intent, expected):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _say(conversation_id, "hello")  # the model and the index are loaded by the first turn
+    posted = shopper_message_post(conversation_id=conversation_id, text=text)
+    with CaptureQueriesContext(connection) as turn:
+        reply = bot_reply(
+            conversation_id=conversation_id, message_id=posted.message.id, raw_text=text
+        )
+    assert reply.intent == intent
+    assert len(_statements(turn.captured_queries)) == expected, _statements(turn.captured_queries)
+    with CaptureQueriesContext(connection) as post:
+        shopper_message_post(conversation_id=conversation_id, text="thanks")
+    # conversation (locked), the message, the conversation's activity time
+    assert len(_statements(post.captured_queries)) == 3

@@ -212,6 +212,9 @@
       case 'error':
         onError(frame);
         break;
+      case 'busy':
+        onBusy(frame);
+        break;
       default:
         // Unknown frame types are ignored so the server can add new ones safely.
         break;
@@ -258,6 +261,12 @@
       setTyping(false);
       if (ui.panel.hidden) setUnread(true);
     }
+  }
+
+  function onBusy(frame) {
+    // The message is saved either way; "queued" means the answer follows by itself.
+    if (typeof frame.message === 'string' && frame.message) appendNote(frame.message, 'busy');
+    if (frame.queued !== true) setTyping(false);
   }
 
   function onError(frame) {

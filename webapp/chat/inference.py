@@ -1,0 +1,89 @@
+"""The bot's model calls in this process: batched across concurrent turns, threads sized.
+
+Every turn's encode (retrieval) and intent prediction goes through one ``MicroBatcher``, so the
+turns running at once share forward passes on one inference thread instead of each running its
+own in parallel (see ``nlp.batching`` for the measured cost). ``CHAT_BATCHING=0`` runs each call
+in the caller's thread, as before; ``bench.load`` compares the two.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from nlp.batching import BatcherStats, MicroBatcher
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nlp.intents import IntentClassifier, IntentPrediction
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_batcher: MicroBatcher | None = None
+_threads_configured = False
+
+
+def _shared_batcher() -> MicroBatcher:
+    global _batcher
+    if _batcher is None:
+        with _lock:
+            if _batcher is None:
+                _batcher = MicroBatcher(
+                    max_batch=settings.CHAT_BATCH_MAX_SIZE,
+                    max_wait_s=settings.CHAT_BATCH_MAX_WAIT_MS / 1000,
+                    name="chat-inference",
+                )
+    return _batcher
+
+
+def query_vector(text: str) -> np.ndarray:
+    """The L2-normalised MiniLM embedding of ``text``, ``(384,)`` float32, for retrieval."""
+    from retrieval.embedding import shared_encoder
+
+    encoder = shared_encoder()
+    if not settings.CHAT_BATCHING:
+        return encoder.encode([text])[0]
+    return _shared_batcher().call(encoder.encode, text)
+
+
+def intent_predict(classifier: IntentClassifier, text: str) -> IntentPrediction:
+    """``classifier``'s prediction for one message, in a batch with the other turns' messages
+    for the same model (each store's model batches on its own)."""
+    if not settings.CHAT_BATCHING:
+        return classifier.predict([text])[0]
+    return _shared_batcher().call(classifier.predict, text)
+
+
+def batcher_stats() -> BatcherStats | None:
+    return _batcher.stats() if _batcher is not None else None
+
+
+def inference_threads_configure() -> None:
+    """Size torch's and FAISS's thread pools for a web process, once.
+
+    torch gets ``INFERENCE_THREADS`` intra-op threads (the machine's cores shared among its web
+    processes) and one inter-op thread; FAISS searches one query at a time over small indexes,
+    where OpenMP's threads only spin against the encoder for the same cores.
+    """
+    global _threads_configured
+    if _threads_configured:
+        return
+    with _lock:
+        if _threads_configured:
+            return
+        import faiss
+        import torch
+
+        torch.set_num_threads(settings.INFERENCE_THREADS)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # only settable before the first parallel op; keep the default
+            logger.debug("torch inter-op threads already fixed")
+        faiss.omp_set_num_threads(1)
+        _threads_configured = True
+        logger.info("inference threads: torch %d, faiss 1", settings.INFERENCE_THREADS)
