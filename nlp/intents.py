@@ -353,6 +353,37 @@ def _batched_logits(
     return _batched_forward(network, encoded, pad_id, device, batch_size, embeddings=False)[0]
 
 
+def _traced_forward(network: torch.nn.Module, architecture: str, device: str) -> Any:
+    """The network's serving forward pass traced (``nlp.tracing``): ``(ids, mask)`` to
+    ``(pooled, logits)`` for mean-pool networks, to ``logits`` otherwise."""
+    import torch
+
+    from nlp.tracing import example_batch, trace
+
+    class PooledLogits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            pooled = self.network.embed(input_ids, attention_mask)
+            return pooled, self.network.head(pooled)
+
+    class Logits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return _logits(self.network, input_ids, attention_mask)
+
+    wrapper = PooledLogits() if architecture == MEAN_POOL else Logits()
+    example = tuple(t.to(device) for t in example_batch())
+    return trace(wrapper, example, f"intent network ({architecture})")
+
+
 def _batched_forward(
     network: torch.nn.Module,
     encoded: Sequence[Sequence[int]],
@@ -361,11 +392,13 @@ def _batched_forward(
     batch_size: int,
     *,
     embeddings: bool,
+    traced: Any = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Logits ``(n, n_labels)`` float64 and, with ``embeddings`` (mean-pool networks only),
     the L2-normalised sentence embeddings ``(n, hidden)`` float32 from the same forward pass,
     both in input order. Batches are formed from inputs sorted by length so that little
-    padding is computed, then the order is restored."""
+    padding is computed, then the order is restored. ``traced``: the network's
+    ``_traced_forward``, used instead of it."""
     import torch
 
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
@@ -375,7 +408,15 @@ def _batched_forward(
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             ids, mask = _pad([encoded[i] for i in chunk], pad_id, device)
-            if embeddings:
+            if traced is not None:
+                result = traced(ids, mask)
+                pooled_t, logits_t = result if isinstance(result, tuple) else (None, result)
+                if embeddings and pooled_t is not None:
+                    pooled_np = pooled_t.float().cpu().numpy()
+                    if vectors is None:
+                        vectors = np.empty((len(encoded), pooled_np.shape[1]), dtype=np.float32)
+                    vectors[chunk] = pooled_np
+            elif embeddings:
                 mean_pool: Any = network  # MeanPoolClassifier: embed() and head
                 pooled = mean_pool.embed(ids, mask)
                 logits_t = mean_pool.head(pooled)
@@ -444,6 +485,14 @@ class IntentClassifier:
             self.reference = np.asarray(reference, dtype=np.float32)
             self.familiarity_threshold = float(familiarity_threshold)
         self._tokenizer_lock = threading.Lock()
+        self._traced: Any = None  # set by ``for_serving``
+
+    def for_serving(self) -> IntentClassifier:
+        """Trace the forward pass for serving (``nlp.tracing``: it then runs without the GIL);
+        predictions are unchanged. Returns ``self``."""
+        if self._traced is None:
+            self._traced = _traced_forward(self.network, self.architecture, self.device)
+        return self
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         # A fast tokenizer sets its truncation state on every call and raises "Already
@@ -481,6 +530,7 @@ class IntentClassifier:
             self.device,
             batch_size,
             embeddings=self.reference is not None,
+            traced=self._traced,
         )
         probs = softmax(logits, self.temperature).astype(np.float32)
         if vectors is None or self.reference is None:
@@ -552,7 +602,7 @@ class IntentClassifier:
     ) -> IntentClassifier:
         """The same model (weights shared, not copied) with another fallback threshold and/or
         familiarity threshold (``None`` keeps the current one)."""
-        return IntentClassifier(
+        clone = IntentClassifier(
             network=self.network,
             tokenizer=self.tokenizer,
             labels=self.labels,
@@ -568,6 +618,8 @@ class IntentClassifier:
                 self.familiarity_threshold if familiarity is None else familiarity
             ),
         )
+        clone._traced = self._traced
+        return clone
 
     def save(self, directory: Path) -> Path:
         """Write the model to ``directory`` (which must not exist, or be empty): weights as

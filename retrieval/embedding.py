@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,16 +50,44 @@ class Encoder:
     model: SentenceTransformer
     name: str
     device: str
+    # The transformer traced for serving (``for_serving``); None: sentence-transformers' path.
+    traced: Any = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
         return EMBEDDING_DIM
+
+    def for_serving(self) -> Encoder:
+        """Trace the transformer (``nlp.tracing``: it then runs without the GIL). Vectors are
+        the same as sentence-transformers' own (mean pooling over real tokens, normalised);
+        only a mean-pooling, normalising model is traced. Returns ``self``."""
+        from nlp.tracing import example_batch, trace
+
+        if self.traced is not None or not _mean_pooled(self.model):
+            return self
+        import torch
+
+        transformer = self.model[0].auto_model
+
+        class TokenEmbeddings(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.transformer = transformer
+
+            def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+                return self.transformer(input_ids=input_ids, attention_mask=attention_mask)[0]
+
+        example = tuple(t.to(self.device) for t in example_batch())
+        self.traced = trace(TokenEmbeddings(), example, f"encoder {self.name}")
+        return self
 
     def encode(
         self, texts: list[str], *, batch_size: int = 64, show_progress: bool = False
     ) -> np.ndarray:
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        if self.traced is not None and not show_progress:
+            return self._encode_traced(texts, batch_size)
         vectors = self.model.encode(
             texts,
             batch_size=batch_size,
@@ -68,6 +96,39 @@ class Encoder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_traced(self, texts: list[str], batch_size: int) -> np.ndarray:
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                features = self.model.tokenize([texts[i] for i in chunk])
+                ids = features["input_ids"].to(self.device)
+                mask = features["attention_mask"].to(self.device)
+                tokens = self.traced(ids, mask)
+                weights = mask.unsqueeze(-1).to(tokens.dtype)
+                pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out[chunk] = pooled.float().cpu().numpy()
+        return out
+
+
+def _mean_pooled(model: SentenceTransformer) -> bool:
+    """Whether the model is transformer → mean pooling (→ normalise): what ``_encode_traced``
+    reproduces."""
+    modules = list(model)
+    if len(modules) < 2 or not hasattr(modules[0], "auto_model"):
+        return False
+    pooling = modules[1]
+    mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers 5: one named mode
+    if mode is None:  # earlier releases: one flag per mode
+        mean = getattr(pooling, "pooling_mode_mean_tokens", False)
+        others = ("pooling_mode_cls_token", "pooling_mode_max_tokens")
+        return bool(mean) and not any(getattr(pooling, flag, False) for flag in others)
+    return mode == "mean" and getattr(pooling, "include_prompt", True)
 
 
 def load_encoder(path: Path | None = None, *, device: str = "auto") -> Encoder:

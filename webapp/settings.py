@@ -135,9 +135,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run on a file too: an in-memory test database is shared between threads with
     # table locks, which fail at once instead of waiting, so it can't show how the embedded
     # default holds a crowd.
-    DATABASES["default"].setdefault("TEST", {}).setdefault(
-        "NAME", str(VAR_DIR / "test-db.sqlite3")
-    )
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test-db.sqlite3"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------------------
@@ -269,12 +267,20 @@ CHAT_TURN_QUEUE = env_int("CHAT_TURN_QUEUE", 1000, minimum=0)
 CHAT_SHOPPER_MAX_PENDING = env_int("CHAT_SHOPPER_MAX_PENDING", 3, minimum=1)
 # Threads for the chat's short database calls (connect, saving a message, ratings).
 CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 8, minimum=1)
-# torch threads for inference in this process: the cores shared among the web processes of a
-# machine (WEB_CONCURRENCY, as uvicorn and gunicorn read it). More only oversubscribes.
+# torch threads for inference in this process: its share of the machine's cores (the web
+# processes on it: WEB_CONCURRENCY, as uvicorn and gunicorn read it), less one for the event
+# loop and the database work, at most 8. More oversubscribes: on this 2-core machine under
+# load a batch of 32 took 254 ms with one thread and 872 ms with two (OpenMP's threads spin
+# waiting for a core that the server's own Python work holds).
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 1, minimum=1)
 INFERENCE_THREADS = env_int(
-    "INFERENCE_THREADS", max(1, (os.cpu_count() or 2) // WEB_CONCURRENCY), minimum=1
+    "INFERENCE_THREADS",
+    min(8, max(1, (os.cpu_count() or 2) // WEB_CONCURRENCY - 1)),
+    minimum=1,
 )
+# Serve the encoder and intent models traced with TorchScript (nlp/tracing.py): the same
+# outputs, and the forward pass no longer waits for the GIL behind the server's Python threads.
+CHAT_TORCHSCRIPT = env_bool("CHAT_TORCHSCRIPT", True)
 # Load the encoder, live models and indexes in the background when a process starts (/readyz
 # says when they are in); off only in tests, which load what each one needs.
 WARMUP_ON_START = env_bool("WARMUP_ON_START", True)

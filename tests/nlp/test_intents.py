@@ -231,3 +231,20 @@ def test_macro_f1_over_the_evaluation_sets_labels_ignores_an_intent_it_never_con
     wrong = _evaluation(probs, truth, model_labels, threshold=0.2, report_labels=["a", "b"])
     assert wrong["without_threshold"]["accuracy"] < 1.0
     assert wrong["without_threshold"]["macro_f1"] < 1.0
+
+
+def test_the_traced_serving_model_predicts_exactly_what_the_eager_one_does(trained, tmp_path):
+    from nlp.intents import IntentClassifier
+
+    model, _ = trained
+    texts = [*TINY_TEXTS, "zxqv plomb", "where is my parcel, it is late and I am not happy " * 4]
+    eager = IntentClassifier.load(model.save(tmp_path / "model"))
+    served = IntentClassifier.load(tmp_path / "model").for_serving()
+    import torch
+
+    assert isinstance(served._traced, torch.jit.ScriptModule)  # not the eager fallback
+    assert served.predict(texts) == eager.predict(texts)
+    np.testing.assert_allclose(
+        served.predict_proba(texts), eager.predict_proba(texts), rtol=0, atol=1e-5
+    )
+    assert served.with_threshold(0.99)._traced is served._traced

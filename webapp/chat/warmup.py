@@ -12,12 +12,17 @@ _SAMPLE = "how long does delivery take?"
 
 
 def warm_inference() -> None:
+    from django.conf import settings
+
     from nlp.entities import parse_product_query
     from nlp.pii import redact
     from nlp.sentiment_lexicon import polarity
+    from retrieval.embedding import shared_encoder
     from webapp.chat.inference import inference_threads_configure, query_vector
 
     inference_threads_configure()
+    if settings.CHAT_TORCHSCRIPT:
+        shared_encoder().for_serving()
     query_vector(_SAMPLE)
     polarity(_SAMPLE)
     redact(_SAMPLE)
@@ -25,15 +30,15 @@ def warm_inference() -> None:
 
 
 def warm_intent_models() -> None:
-    from nlp.intents import IntentClassifier
     from webapp.chat.inference import intent_predict
+    from webapp.intents.selectors import intent_classifier_load_for_serving
     from webapp.mlops.models import ModelKind, ModelVersion, VersionState
     from webapp.mlops.runtime import ArtefactDamaged, live_models
 
     live = ModelVersion.objects.filter(kind=ModelKind.INTENT, state=VersionState.LIVE)
     for version in live.order_by("store_id"):
         try:
-            classifier = live_models.get(version, IntentClassifier.load)
+            classifier = live_models.get(version, intent_classifier_load_for_serving)
         except ArtefactDamaged:
             continue  # logged by the runtime; that store's bot answers from retrieval
         intent_predict(classifier, _SAMPLE)

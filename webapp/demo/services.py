@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -116,10 +116,12 @@ def _load_answers(store: Store) -> int:
 
 def _load_orders(store: Store) -> int:
     """Demo orders dated relative to today, so "shipped 2 days ago" stays true in the demo."""
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    # Anchored to midnight UTC, not to the hour: every load on the same day writes the same
+    # dates (order_upsert changes nothing), and the chat only ever shows an order's dates.
+    today = _start_of_today()
 
     def ago(days: int | None) -> Any:
-        return None if days is None else now - timedelta(days=days)
+        return None if days is None else today - timedelta(days=days)
 
     rows = _records("orders.jsonl")
     for row in rows:
@@ -140,7 +142,7 @@ def _load_orders(store: Store) -> int:
                 "placed_at": ago(row["placed_days_ago"]),
                 "shipped_at": ago(row.get("shipped_days_ago")),
                 "delivered_at": ago(row.get("delivered_days_ago")),
-                "estimated_delivery": None if eta is None else (now + timedelta(days=eta)).date(),
+                "estimated_delivery": None if eta is None else (today + timedelta(days=eta)).date(),
             },
         )
     return len(rows)
@@ -167,14 +169,22 @@ def _load_canned_replies(store: Store) -> int:
 def _load_reviews(store: Store) -> ImportReport:
     """Demo reviews dated relative to today (``days_ago``), at a fixed hour per review, so the
     dashboard's last weeks always have data and a reload on the same day changes nothing."""
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = _start_of_today()
     records = []
     for line, row in enumerate(_records("reviews.jsonl"), start=1):
         hour = int(hashlib.sha256(row["external_id"].encode()).hexdigest(), 16) % 14 + 8
         created = today - timedelta(days=row["days_ago"]) + timedelta(hours=hour)
-        values = {**row, "created_at": min(created, timezone.now()).isoformat()}
+        # Today's reviews sit at midnight rather than at their hour: capping at "now" instead
+        # moved them on every load before that hour (a reload "updated" them), and any later
+        # time would be in the future for part of the day.
+        values = {**row, "created_at": min(created, today).isoformat()}
         records.append(Record(line, values))
     return reviews_import_records(store=store, records=records, source=ReviewSource.DEMO)
+
+
+def _start_of_today() -> datetime:
+    """Midnight UTC today: the demo's dates move once a day, never between two loads of a day."""
+    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _load_alert_rules(store: Store) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -70,16 +71,23 @@ def intent_classifier_live(*, store_id: int, wait: bool = True) -> IntentClassif
 
     ``wait=False`` (the chat) keeps serving the previously loaded version while a newly
     promoted one loads in the background (``webapp.mlops.runtime``)."""
-    from nlp.intents import IntentClassifier
-
     version = model_version_live(store_id=store_id, kind=ModelKind.INTENT)
     if version is None:
         return None
     try:
-        return live_models.get(version, IntentClassifier.load, wait=wait)
+        return live_models.get(version, intent_classifier_load_for_serving, wait=wait)
     except ArtefactDamaged:
         # Logged by the runtime; the bot answers from retrieval, as before a first model.
         return None
+
+
+def intent_classifier_load_for_serving(path: Path) -> IntentClassifier:
+    """A saved model as the live cache serves it: traced (``CHAT_TORCHSCRIPT``) so its forward
+    pass runs without the GIL; its predictions are the same."""
+    from nlp.intents import IntentClassifier
+
+    classifier = IntentClassifier.load(path)
+    return classifier.for_serving() if settings.CHAT_TORCHSCRIPT else classifier
 
 
 def intent_answer_for(*, store_id: int, intent: str) -> IntentAnswer | None:
