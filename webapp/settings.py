@@ -9,6 +9,7 @@ workers. A bad value stops start-up with a message naming the variable.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -131,11 +132,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
         }
     )
-    VAR_DIR.mkdir(exist_ok=True)
     # Tests run on a file too: an in-memory test database is shared between threads with
     # table locks, which fail at once instead of waiting, so it can't show how the embedded
-    # default holds a crowd.
-    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test-db.sqlite3"))
+    # default holds a crowd. One file per test process, so two test runs never share one.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(Path(tempfile.gettempdir()) / f"shopdesk-test-{os.getpid()}.sqlite3")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------------------

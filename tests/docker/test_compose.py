@@ -48,3 +48,10 @@ def test_commands_point_at_real_entry_points():
     dockerfile = (DOCKER / "Dockerfile").read_text()
     assert "collectstatic" in dockerfile
     assert "HF_HUB_OFFLINE=1" in dockerfile
+
+
+def test_web_is_healthy_only_when_warm_and_the_trainer_does_not_warm_every_model():
+    services = _compose()["services"]
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert services["trainer"]["environment"]["WARMUP_ON_START"] == "0"
+    assert services["trainer"]["environment"]["DATABASE_URL"].startswith("postgres://")

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -40,6 +41,16 @@ class ConversationSocket(AsyncJsonWebsocketConsumer):
 
     conversation_id: int | None = None
     group: str | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, without its ``close_old_connections`` before every event: that is
+        one hop to the process's single thread-sensitive thread per frame and per group event
+        (five or more a bot turn), all queueing behind each other under a crowd. These consumers
+        touch the database only through calls that close their own connections."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def chat_message(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "message", **event["message"]})

@@ -22,4 +22,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """200 once the encoder, models and indexes this process serves are loaded, 503 before
     (readiness: send it traffic only then). The body says what is warm and what failed."""
     state = readiness()
-    return JsonResponse(state.as_dict(), status=200 if state.ready else 503)
+    response = JsonResponse(state.as_dict(), status=200 if state.ready else 503)
+    # A warming process is expected, not a server error: keep django.request from logging
+    # every probe during start-up as one.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
