@@ -151,7 +151,16 @@ if REDIS_URL:
                 # channels-redis blocks in BZPOPMIN: a consumer idle for 5 s then dies with
                 # "Timeout reading from redis" (django/channels_redis#422). Reads may take
                 # longer than the blocking pop; a dead server still fails within 30 s.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                # redis-py 8 caps an asyncio pool at 100 connections and raises rather than
+                # waits beyond that: 500 shoppers connecting at once exhausted it
+                # (MaxConnectionsError, sockets closed with 1011). Redis takes 10,000 clients.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10),
+                    }
+                ],
                 "capacity": 500,
                 "expiry": 30,
             },

@@ -240,7 +240,6 @@ def test_two_unsure_turns_in_a_row_escalate(store, conversation_id):
     assert Conversation.objects.get(id=conversation_id).state == ConversationState.WAITING
 
 
-
 def _statements(captured):
     """The SQL a turn sent, without transaction control (SQLite logs BEGIN and COMMIT,
     PostgreSQL doesn't: the counts below hold on both)."""

@@ -16,10 +16,11 @@ from workers.tasks import check_review_alerts
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
-
 
 def _reviews(store, product, sentiments, days=1, scored=True):
+    # ``shop`` pins the clock: the rules' windows (from ``pinned_now``, or from the periodic
+    # task's own timezone.now()) and these "days ago" are measured from the same moment.
+    now = timezone.now()
     for n, sentiment in enumerate(sentiments):
         Review.objects.create(
             store=store,
@@ -27,14 +28,14 @@ def _reviews(store, product, sentiments, days=1, scored=True):
             rating=1 if sentiment == Sentiment.NEGATIVE else 5,
             title=f"r{n}",
             source="demo",
-            created_at=NOW - timedelta(days=days, hours=n),
+            created_at=now - timedelta(days=days, hours=n),
             sentiment=sentiment if scored else "",
-            scored_at=NOW if scored else None,
+            scored_at=now if scored else None,
         )
 
 
 @pytest.fixture
-def shop():
+def shop(pinned_now):
     """Last 7 days: kettle 3 of 4 negative (fires), mug 1 of 4, lamp 3 of 3 but under the
     5-review minimum with 2 unscored ones not counting; older kettle reviews don't count."""
     store = make_store(slug="acme", name="Acme")
@@ -61,11 +62,11 @@ def shop():
 
 
 def test_rule_fires_for_the_sour_product_once_and_emails_the_merchants(
-    shop, django_capture_on_commit_callbacks
+    shop, pinned_now, django_capture_on_commit_callbacks
 ):
     _store, rule, kettle = shop
     with django_capture_on_commit_callbacks(execute=True):
-        alerts = alert_rule_check(rule=rule, now=NOW)
+        alerts = alert_rule_check(rule=rule, now=pinned_now)
     assert [(a.product, a.reviews, a.negative) for a in alerts] == [(kettle, 5, 3)]
     assert "3 of 5 reviews in the last 7 days are negative (60%" in alerts[0].message
     assert len(mail.outbox) == 1
@@ -75,11 +76,11 @@ def test_rule_fires_for_the_sour_product_once_and_emails_the_merchants(
     assert alerts[0].emailed_to == "mia@acme.example"
 
     # The next check in the same window adds nothing; a later window may fire again.
-    assert alert_rule_check(rule=rule, now=NOW + timedelta(hours=1)) == []
+    assert alert_rule_check(rule=rule, now=pinned_now + timedelta(hours=1)) == []
     assert Alert.objects.count() == 1
 
 
-def test_product_rule_explicit_recipients_and_inactive_rules(shop):
+def test_product_rule_explicit_recipients_and_inactive_rules(shop, pinned_now):
     store, rule, _kettle = shop
     rule.is_active = False
     rule.save()
@@ -92,7 +93,7 @@ def test_product_rule_explicit_recipients_and_inactive_rules(shop):
         max_negative_share=0.1,
         email_to="qa@acme.example, boss@acme.example",
     )
-    alerts = alerts_check(now=NOW)
+    alerts = alerts_check(now=pinned_now)
     assert [(a.rule, a.product.sku) for a in alerts] == [(mug_rule, "MUG-2")]
     assert alerts[0].emailed_to == "qa@acme.example, boss@acme.example"
 

@@ -16,10 +16,11 @@ from webapp.stores.services import store_user_upsert
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
-
 
 def _review(store, product, days, rating, sentiment, score, aspects=None, text="text"):
+    # The view measures its periods from its own timezone.now(); ``shop`` pins the clock, so
+    # "days ago" here and there agree whenever the test runs.
+    now = timezone.now()
     review = Review.objects.create(
         store=store,
         product=product,
@@ -27,11 +28,11 @@ def _review(store, product, days, rating, sentiment, score, aspects=None, text="
         title=text,
         body="",
         source="demo",
-        created_at=NOW - timedelta(days=days),
+        created_at=now - timedelta(days=days),
         sentiment=sentiment,
         sentiment_score=score,
         aspects=aspects or {},
-        scored_at=NOW,
+        scored_at=now,
         scored_by="vader",
     )
     for aspect, polarity in (aspects or {}).items():
@@ -47,7 +48,7 @@ def _review(store, product, days, rating, sentiment, score, aspects=None, text="
 
 
 @pytest.fixture
-def shop():
+def shop(pinned_now):
     """Hand-counted: in the last 30 days 5 reviews (kettle 3, mug 2), 2 negative; in the 30
     days before, 2 reviews, 0 negative; one older review outside both."""
     acme = make_store(slug="acme", name="Acme")
