@@ -138,3 +138,26 @@ class MicroBatcher:
         self._largest = max(self._largest, len(live))
         for request, result in zip(live, results, strict=True):
             request.future.set_result(result)
+
+
+def length_buckets(lengths: Sequence[int], max_batch: int, slack: float = 1.25) -> list[list[int]]:
+    """Indices grouped for padded batches: sorted by length, a batch closes when it holds
+    ``max_batch`` or when padding it to its longest member would cost more than ``slack`` times
+    its real tokens. A transformer's cost is per padded token (~0.4 ms each for MiniLM on one
+    core here), and one 35-token message in a batch of 48 averaging 15 tokens more than doubled
+    the work of the other 47."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    real = 0
+    for index in order:
+        length = max(1, lengths[index])
+        padded = (len(current) + 1) * length  # sorted: this one is the longest so far
+        if current and (len(current) >= max_batch or padded > slack * (real + length)):
+            batches.append(current)
+            current, real = [], 0
+        current.append(index)
+        real += length
+    if current:
+        batches.append(current)
+    return batches

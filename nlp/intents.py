@@ -396,17 +396,17 @@ def _batched_forward(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Logits ``(n, n_labels)`` float64 and, with ``embeddings`` (mean-pool networks only),
     the L2-normalised sentence embeddings ``(n, hidden)`` float32 from the same forward pass,
-    both in input order. Batches are formed from inputs sorted by length so that little
-    padding is computed, then the order is restored. ``traced``: the network's
+    both in input order. Batches are formed from inputs of similar length so that little
+    padding is computed (``length_buckets``). ``traced``: the network's
     ``_traced_forward``, used instead of it."""
     import torch
 
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    from nlp.batching import length_buckets
+
     out: np.ndarray | None = None
     vectors: np.ndarray | None = None
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        for chunk in length_buckets([len(e) for e in encoded], batch_size):
             ids, mask = _pad([encoded[i] for i in chunk], pad_id, device)
             if traced is not None:
                 result = traced(ids, mask)

@@ -275,6 +275,9 @@ CHAT_BATCH_MAX_WAIT_MS = env_float("CHAT_BATCH_MAX_WAIT_MS", 2.0)
 # and unanswered messages one shopper may have in flight.
 CHAT_TURN_CONCURRENCY = env_int("CHAT_TURN_CONCURRENCY", 48, minimum=1)
 CHAT_TURN_QUEUE = env_int("CHAT_TURN_QUEUE", 1000, minimum=0)
+# ... and no turn is queued that would wait longer than this at the rate turns are finishing
+# (0: no bound but the count): past it, an answer would come after the shopper gave up.
+CHAT_TURN_MAX_WAIT_S = env_float("CHAT_TURN_MAX_WAIT_S", 6.0)
 CHAT_SHOPPER_MAX_PENDING = env_int("CHAT_SHOPPER_MAX_PENDING", 3, minimum=1)
 # Threads for the chat's short database calls (connect, saving a message, ratings).
 CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 8, minimum=1)

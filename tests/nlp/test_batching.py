@@ -94,3 +94,17 @@ def test_a_batch_function_must_answer_every_item():
         batcher.call(lambda items: [], 1)
     with pytest.raises(ValueError, match="max_batch"):
         MicroBatcher(max_batch=0)
+
+
+def test_length_buckets_keep_padding_low_and_every_index_once():
+    from nlp.batching import length_buckets
+
+    lengths = [15] * 47 + [35] + [3, 4, 60]
+    buckets = length_buckets(lengths, max_batch=64)
+    assert sorted(i for bucket in buckets for i in bucket) == list(range(len(lengths)))
+    for bucket in buckets:
+        real = sum(lengths[i] for i in bucket)
+        padded = len(bucket) * max(lengths[i] for i in bucket)
+        assert padded <= 1.25 * real or len(bucket) == 1
+    assert [47] in buckets  # the long message no longer pads the 47 short ones
+    assert max(len(b) for b in length_buckets([10] * 200, max_batch=64)) == 64

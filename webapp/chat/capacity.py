@@ -5,14 +5,16 @@
   a new shopper from connecting. (Channels' default, one thread for every ``thread_sensitive``
   call in the process, let 40 connects a second time out other shoppers' handshakes.)
 * At most ``CHAT_TURN_CONCURRENCY`` turns run at once; the rest wait in order, up to
-  ``CHAT_TURN_QUEUE``. A full queue turns a message away (it is saved; the shopper is told),
-  so memory stays bounded however many messages arrive.
+  ``CHAT_TURN_QUEUE`` of them and ``CHAT_TURN_MAX_WAIT_S`` of expected waiting. A full queue
+  turns a message away (it is saved; the shopper is told), so memory and waits stay bounded
+  however many messages arrive.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -79,20 +81,49 @@ def pools_shutdown() -> None:
 
 class TurnGate:
     """Admission for bot turns on one event loop: ``running`` at most ``limit`` at once, the
-    rest waiting in arrival order, at most ``queue_limit`` of them."""
+    rest waiting in arrival order, at most ``queue_limit`` of them, and none that would wait
+    longer than ``max_wait_s`` at the rate turns have been finishing.
 
-    def __init__(self, *, limit: int, queue_limit: int) -> None:
+    The wait bound is what keeps an overload graceful: a queue counted only in turns let 500
+    shoppers pile up ~20 s of work, so every answer came after the shopper had given up while
+    the server kept computing them. Turned away at the door, a shopper is told at once.
+    """
+
+    RATE_WINDOW_S = 10.0
+
+    def __init__(self, *, limit: int, queue_limit: int, max_wait_s: float = 0.0) -> None:
         self.limit = limit
         self.queue_limit = queue_limit
+        self.max_wait_s = max_wait_s
         self.running = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._finished: deque[float] = deque()
 
     @property
     def waiting(self) -> int:
         return len(self._waiters)
 
+    def rate(self) -> float | None:
+        """Turns finished per second over the last ``RATE_WINDOW_S`` (None: too few to tell)."""
+        now = time.monotonic()
+        while self._finished and self._finished[0] < now - self.RATE_WINDOW_S:
+            self._finished.popleft()
+        if len(self._finished) < self.limit:
+            return None
+        return len(self._finished) / max(now - self._finished[0], 0.5)
+
+    def expected_wait(self) -> float:
+        """Seconds a turn arriving now would wait for a slot (0 when one is free)."""
+        ahead = self.ahead()
+        rate = self.rate() if ahead else None
+        return ahead / rate if rate else 0.0
+
     def full(self) -> bool:
-        return self.running >= self.limit and self.waiting >= self.queue_limit
+        if self.running < self.limit and not self._waiters:
+            return False
+        if self.waiting >= self.queue_limit:
+            return True
+        return bool(self.max_wait_s) and self.expected_wait() > self.max_wait_s
 
     def ahead(self) -> int:
         """Turns a new arrival would wait behind (0: it runs at once)."""
@@ -114,6 +145,7 @@ class TurnGate:
             raise
 
     def release(self) -> None:
+        self._finished.append(time.monotonic())
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -130,6 +162,10 @@ def turn_gate() -> TurnGate:
     loop = asyncio.get_running_loop()
     gate = _gates.get(loop)
     if gate is None:
-        gate = TurnGate(limit=settings.CHAT_TURN_CONCURRENCY, queue_limit=settings.CHAT_TURN_QUEUE)
+        gate = TurnGate(
+            limit=settings.CHAT_TURN_CONCURRENCY,
+            queue_limit=settings.CHAT_TURN_QUEUE,
+            max_wait_s=settings.CHAT_TURN_MAX_WAIT_S,
+        )
         _gates[loop] = gate
     return gate

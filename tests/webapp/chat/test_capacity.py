@@ -67,6 +67,27 @@ async def test_a_cancelled_waiter_gives_up_its_place():
     assert gate.running == 0
 
 
+async def test_the_gate_turns_away_a_turn_that_would_wait_longer_than_its_bound():
+    gate = TurnGate(limit=2, queue_limit=100, max_wait_s=1.0)
+    for _ in range(4):  # four turns finished just now: 4 in the rate's 0.5 s minimum span
+        await gate.acquire()
+        gate.release()
+    assert gate.rate() == pytest.approx(8.0)
+    await gate.acquire()
+    await gate.acquire()
+    waiters = [asyncio.create_task(gate.acquire()) for _ in range(7)]
+    await asyncio.sleep(0)
+    assert gate.expected_wait() == pytest.approx(1.0)  # 8 ahead at 8 a second
+    assert not gate.full()
+    waiters.append(asyncio.create_task(gate.acquire()))
+    await asyncio.sleep(0)
+    assert gate.full()  # the ninth would wait 1.125 s
+    for waiter in waiters:
+        waiter.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    assert gate.waiting == 0
+
+
 @database_sync_to_async
 def _store_with_index():
     store = make_store(slug="acme", name="Acme")
