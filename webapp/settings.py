@@ -142,30 +142,49 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss"})
+# "pubsub" (default): channels-redis's Pub/Sub layer. One reader per process hands each message
+# to its socket's queue. "lists": its list layer. That layer's sockets take turns, through one
+# lock, to pop one message at a time: with 500 shoppers on a process its inbox grew by ~100
+# events a second and replies came after the shoppers had given up (bench.load). Pub/Sub keeps
+# nothing for a socket that isn't listening; the chat's history is in the database, and a
+# reconnecting widget gets it with its conversation frame.
+CHANNEL_LAYER_KIND = env_str("CHANNEL_LAYER_KIND", "pubsub") or "pubsub"
+if CHANNEL_LAYER_KIND not in {"pubsub", "lists"}:
+    raise ImproperlyConfigured(
+        f"CHANNEL_LAYER_KIND must be pubsub or lists; got {CHANNEL_LAYER_KIND!r}"
+    )
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
-                # channels-redis blocks in BZPOPMIN: a consumer idle for 5 s then dies with
-                # "Timeout reading from redis" (django/channels_redis#422). Reads may take
-                # longer than the blocking pop; a dead server still fails within 30 s.
-                # redis-py 8 caps an asyncio pool at 100 connections and raises rather than
-                # waits beyond that: 500 shoppers connecting at once exhausted it
-                # (MaxConnectionsError, sockets closed with 1011). Redis takes 10,000 clients.
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": 30,
-                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10),
-                    }
-                ],
-                "capacity": 500,
-                "expiry": 30,
-            },
-        }
+    _redis_host = {
+        "address": REDIS_URL,
+        # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that the list
+        # layer blocks in BZPOPMIN: a consumer idle for 5 s then dies with "Timeout reading
+        # from redis" (django/channels_redis#422). A dead server still fails within 30 s.
+        "socket_timeout": 30,
+        # redis-py 8 caps an asyncio pool at 100 connections and raises rather than waits
+        # beyond that: 500 shoppers connecting at once exhausted it (MaxConnectionsError,
+        # sockets closed with 1011). Redis takes 10,000 clients.
+        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10),
     }
+    if CHANNEL_LAYER_KIND == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [_redis_host]},
+            }
+        }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [_redis_host],
+                    # Per Redis key, and a process's sockets share one key: at 500, one web
+                    # process with 500 shoppers dropped replies without an error.
+                    "capacity": env_int("CHANNEL_LAYER_CAPACITY", 50_000, minimum=100),
+                    "expiry": 30,
+                },
+            }
+        }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

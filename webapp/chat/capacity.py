@@ -25,6 +25,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
+from webapp.chat.events import serving_loop
+
 R = TypeVar("R")
 
 _pools: dict[str, ThreadPoolExecutor] = {}
@@ -58,6 +60,7 @@ def _with_fresh_connections(fn: Callable[..., R]) -> Callable[..., R]:
 
 async def in_db_thread(fn: Callable[..., R], /, **kwargs: Any) -> R:
     """``fn(**kwargs)`` in the chat's pool for short database calls."""
+    serving_loop.set(asyncio.get_running_loop())  # its events go out through this loop
     pool = _pool("db", settings.CHAT_DB_THREADS)
     call = sync_to_async(_with_fresh_connections(fn), thread_sensitive=False, executor=pool)
     return await call(**kwargs)
@@ -65,6 +68,7 @@ async def in_db_thread(fn: Callable[..., R], /, **kwargs: Any) -> R:
 
 async def in_turn_thread(fn: Callable[..., R], /, **kwargs: Any) -> R:
     """``fn(**kwargs)`` in the bot turns' pool (one thread per running turn)."""
+    serving_loop.set(asyncio.get_running_loop())
     pool = _pool("turn", settings.CHAT_TURN_CONCURRENCY)
     call = sync_to_async(_with_fresh_connections(fn), thread_sensitive=False, executor=pool)
     return await call(**kwargs)

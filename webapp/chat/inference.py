@@ -42,11 +42,26 @@ def _shared_batcher() -> MicroBatcher:
     return _batcher
 
 
+def _release_db_connection() -> None:
+    """Give this thread's database connection back (to the pool) before waiting for a model.
+
+    A turn holds its connection from its first query to its end; waiting for its forward pass
+    with it, 16 turns held the pool's 16 connections while the rest of the process (saving new
+    messages included) queued for one. Reconnecting from the pool costs well under a
+    millisecond. Inside a transaction the connection stays: the transaction needs it.
+    """
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def query_vector(text: str) -> np.ndarray:
     """The L2-normalised MiniLM embedding of ``text``, ``(384,)`` float32, for retrieval."""
     from retrieval.embedding import shared_encoder
 
     encoder = shared_encoder()
+    _release_db_connection()
     if not settings.CHAT_BATCHING:
         return encoder.encode([text])[0]
     return _shared_batcher().call(encoder.encode, text)
@@ -55,6 +70,7 @@ def query_vector(text: str) -> np.ndarray:
 def intent_predict(classifier: IntentClassifier, text: str) -> IntentPrediction:
     """``classifier``'s prediction for one message, in a batch with the other turns' messages
     for the same model (each store's model batches on its own)."""
+    _release_db_connection()
     if not settings.CHAT_BATCHING:
         return classifier.predict([text])[0]
     return _shared_batcher().call(classifier.predict, text)
