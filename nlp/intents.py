@@ -363,7 +363,7 @@ def _traced_forward(network: torch.nn.Module, architecture: str, device: str) ->
     class PooledLogits(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.network = network
+            self.network: Any = network  # a MeanPoolClassifier: embed() and head
 
         def forward(
             self, input_ids: torch.Tensor, attention_mask: torch.Tensor

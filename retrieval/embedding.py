@@ -72,7 +72,7 @@ class Encoder:
         class TokenEmbeddings(torch.nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.transformer = transformer
+                self.transformer: Any = transformer
 
             def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
                 return self.transformer(input_ids=input_ids, attention_mask=attention_mask)[0]
