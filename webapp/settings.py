@@ -288,7 +288,9 @@ CHAT_ORDER_PREFIX = env_str("CHAT_ORDER_PREFIX", "SD") or "SD"
 # CHAT_BATCH_MAX_WAIT_MS for company when idle. CHAT_BATCHING=0: every turn runs its own pass.
 CHAT_BATCHING = env_bool("CHAT_BATCHING", True)
 CHAT_BATCH_MAX_SIZE = env_int("CHAT_BATCH_MAX_SIZE", 64, minimum=1)
-CHAT_BATCH_MAX_WAIT_MS = env_float("CHAT_BATCH_MAX_WAIT_MS", 2.0)
+# 0: no waiting for company. Under a crowd batches form anyway while a pass runs, and an idle
+# server's lone message should not wait at all.
+CHAT_BATCH_MAX_WAIT_MS = env_float("CHAT_BATCH_MAX_WAIT_MS", 0.0)
 # Bot turns running at once (threads; each mostly waits for its batch), turns waiting behind
 # them (the bounded queue: beyond it a message is saved and the shopper told to try again),
 # and unanswered messages one shopper may have in flight.

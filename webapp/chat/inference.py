@@ -9,9 +9,11 @@ in the caller's thread, as before; ``bench.load`` compares the two.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -56,6 +58,26 @@ def _release_db_connection() -> None:
         connection.close()
 
 
+def _sized(fn: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
+    """``fn`` run with torch threads sized to its batch: a lone message (an idle server) gets
+    every core, a batch (a crowd, the cores busy with the rest of the server) gets
+    ``INFERENCE_THREADS``. Only the inference thread runs torch, so the process-wide setting
+    is this thread's to change."""
+
+    def run(texts: list[str]) -> Any:
+        import torch
+
+        wanted = _IDLE_THREADS if len(texts) == 1 else settings.INFERENCE_THREADS
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
+        return fn(texts)
+
+    return run
+
+
+_IDLE_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
 def query_vector(text: str) -> np.ndarray:
     """The L2-normalised MiniLM embedding of ``text``, ``(384,)`` float32, for retrieval."""
     from retrieval.embedding import shared_encoder
@@ -64,7 +86,7 @@ def query_vector(text: str) -> np.ndarray:
     _release_db_connection()
     if not settings.CHAT_BATCHING:
         return encoder.encode([text])[0]
-    return _shared_batcher().call(encoder.encode, text)
+    return _shared_batcher().call(_sized(encoder.encode), text, key=encoder.encode)
 
 
 def intent_predict(classifier: IntentClassifier, text: str) -> IntentPrediction:
@@ -73,7 +95,7 @@ def intent_predict(classifier: IntentClassifier, text: str) -> IntentPrediction:
     _release_db_connection()
     if not settings.CHAT_BATCHING:
         return classifier.predict([text])[0]
-    return _shared_batcher().call(classifier.predict, text)
+    return _shared_batcher().call(_sized(classifier.predict), text, key=classifier.predict)
 
 
 def batcher_stats() -> BatcherStats | None:
