@@ -92,7 +92,7 @@ def test_service_urls_switch_backends():
     )
     assert services.stdout.split() == [
         "django.db.backends.postgresql",
-        "channels_redis.core.RedisChannelLayer",
+        "channels_redis.pubsub.RedisPubSubChannelLayer",
         "False",
     ]
 

@@ -31,6 +31,7 @@ from webapp.chat.models import (
     agent_display_name,
 )
 from webapp.chat.selectors import conversation_history, conversation_state_payload
+from webapp.common.readiness import readiness_wait
 from webapp.stores.models import Store
 from webapp.stores.selectors import store_get_by_slug, store_ids_for_user
 
@@ -241,6 +242,10 @@ def shopper_message_post(*, conversation_id: int, text: object) -> PostedMessage
     )
 
 
+# A turn arriving while the process still warms waits this long for it, then goes ahead.
+WARMUP_WAIT_SECONDS = 60.0
+
+
 def bot_reply(
     *, conversation_id: int, message_id: int, raw_text: str | None = None
 ) -> Message | None:
@@ -256,6 +261,7 @@ def bot_reply(
     from webapp.chat.inference import intent_predict
     from webapp.intents.selectors import intent_classifier_live
 
+    readiness_wait(WARMUP_WAIT_SECONDS)
     shopper_message = Message.objects.select_related("conversation__store").get(
         id=message_id, conversation_id=conversation_id, role=Role.SHOPPER
     )

@@ -68,6 +68,7 @@ class Readiness:
 _warmers: list[Warmer] = []
 _state = Readiness()
 _lock = threading.Lock()
+_finished = threading.Event()
 
 
 def warmer_register(name: str, warm: Callable[[], None], *, roles: set[str]) -> None:
@@ -110,6 +111,7 @@ def _run(warmers: list[Warmer]) -> None:
         finally:
             close_old_connections()
     _state.finished_at = time.monotonic()
+    _finished.set()
     logger.info(
         "ready (%s) after %.2f s", _state.role, _state.finished_at - (_state.started_at or 0)
     )
@@ -123,8 +125,22 @@ def readiness() -> Readiness:
     return _state
 
 
+def readiness_wait(timeout: float) -> bool:
+    """Block until this process's warm-up has finished (at once if it never started); False
+    if ``timeout`` seconds passed first.
+
+    The chat's first turns wait here rather than load models beside the warm-up: two threads
+    importing transformers at once fail ("cannot import name 'AutoTokenizer'"), and the turn
+    would wait for the same loads anyway.
+    """
+    if _state.started_at is None or _state.finished_at is not None:
+        return True
+    return _finished.wait(timeout)
+
+
 def readiness_reset() -> None:
     """Forget the warm-up (tests)."""
     global _state
     with _lock:
         _state = Readiness()
+        _finished.clear()

@@ -49,7 +49,9 @@ def test_healthz_answers_while_readyz_waits_for_the_warmup_then_both_answer(
     assert warming.status_code == 503
     assert warming.json()["status"] == "warming"
 
+    assert not readiness.readiness_wait(0.05)  # a chat turn arriving now waits for it
     hold.set()
+    assert readiness.readiness_wait(120)
     _wait_ready()
     ready = client.get("/readyz")
     assert ready.status_code == 200
