@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings as django_settings
 
 from tests.factories import make_small_kb, make_store
@@ -22,7 +23,7 @@ from webapp.asgi import application
 from webapp.catalog.models import FaqEntry
 from webapp.chat.events import conversation_group
 from webapp.chat.models import Conversation
-from webapp.chat.services import shopper_message_post
+from webapp.chat.services import conversation_open, shopper_message_post
 from webapp.kb.services import search_index_build
 
 pytestmark = [
@@ -35,18 +36,28 @@ pytestmark = [
 FRAME_TIMEOUT = 30
 
 
-@pytest_asyncio.fixture
-async def redis_layer_config(settings) -> AsyncIterator[dict[str, Any]]:
-    """CHANNEL_LAYERS pointed at Redis (REDIS_URL), under a prefix of this test's own whose
-    keys are deleted afterwards."""
+LAYERS = {
+    # CHANNEL_LAYER_KIND -> the backend the settings choose for it
+    "pubsub": RedisPubSubChannelLayer,
+    "lists": RedisChannelLayer,
+}
+
+
+@pytest_asyncio.fixture(params=sorted(LAYERS))
+async def redis_layer_config(request, settings) -> AsyncIterator[dict[str, Any]]:
+    """CHANNEL_LAYERS pointed at Redis (REDIS_URL) with each layer the settings offer (Pub/Sub,
+    the default, and the list layer), under a prefix of this test's own, flushed afterwards."""
     assert django_settings.REDIS_URL, "REDIS_URL must be set for the services tests"
-    # The project's own layer settings (hosts and their socket options), under a test prefix.
-    config = {
-        **django_settings.CHANNEL_LAYERS["default"]["CONFIG"],
+    layer = LAYERS[request.param]
+    # The project's own host settings (socket options, pool size), under a test prefix.
+    config: dict[str, Any] = {
+        "hosts": django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
         "prefix": f"shopdesk-test-{uuid.uuid4().hex[:8]}",
     }
+    if layer is RedisChannelLayer:
+        config.update(capacity=50_000, expiry=30)
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}
+        "default": {"BACKEND": f"{layer.__module__}.{layer.__name__}", "CONFIG": config}
     }
     yield config
     await get_channel_layer().flush()
@@ -64,9 +75,9 @@ def _conversation_id(token: str) -> int:
     return Conversation.objects.get(token_hash=token_hash).id
 
 
-async def _connect(slug: str) -> tuple[WebsocketCommunicator, dict[str, Any]]:
+async def _connect(slug: str, query: str = "") -> tuple[WebsocketCommunicator, dict[str, Any]]:
     communicator = WebsocketCommunicator(
-        application, f"/ws/chat/{slug}/", headers=[(b"origin", b"http://testserver")]
+        application, f"/ws/chat/{slug}/{query}", headers=[(b"origin", b"http://testserver")]
     )
     connected, _ = await communicator.connect(timeout=FRAME_TIMEOUT)
     assert connected
@@ -75,15 +86,19 @@ async def _connect(slug: str) -> tuple[WebsocketCommunicator, dict[str, Any]]:
     return communicator, opening
 
 
+def _stored_conversation() -> tuple[str, str, int]:
+    store = make_store()
+    opened = conversation_open(store=store, token=None)
+    return store.slug, opened.token, opened.conversation_id
+
+
 async def _open_conversation() -> tuple[WebsocketCommunicator, int]:
-    """A connected shopper socket on a new store, and its conversation's id."""
-    store = await database_sync_to_async(make_store)()
-    communicator, opening = await _connect(store.slug)
-    try:
-        conversation_id = await database_sync_to_async(_conversation_id)(opening["token"])
-    except BaseException:
-        await communicator.disconnect()
-        raise
+    """A shopper socket resuming a stored conversation on a new store, and its id (a new
+    socket's conversation is stored only with its first message)."""
+    slug, token, conversation_id = await database_sync_to_async(_stored_conversation)()
+    communicator, opening = await _connect(slug, f"?token={token}")
+    assert opening["resumed"] is True, opening
+    assert await database_sync_to_async(_conversation_id)(opening["token"]) == conversation_id
     return communicator, conversation_id
 
 
@@ -101,20 +116,27 @@ async def _send_from_outside(
 ) -> None:
     """A chat message sent to the conversation's group by a layer instance that shares nothing
     with the consumer's but the Redis server."""
-    outside = RedisChannelLayer(**config)
+    layer = type(get_channel_layer())
+    outside = layer(**config)
     assert outside is not get_channel_layer()
     try:
         await outside.group_send(
             conversation_group(conversation_id), {"type": "chat.message", "message": message}
         )
     finally:
-        await outside.close_pools()
+        await outside.flush() if layer is RedisPubSubChannelLayer else outside.close_pools()
 
 
 async def test_layer_is_redis(redis_layer_config) -> None:
     layer = get_channel_layer()
-    assert isinstance(layer, RedisChannelLayer)
+    assert isinstance(layer, (RedisChannelLayer, RedisPubSubChannelLayer))
     assert layer.prefix == redis_layer_config["prefix"]
+
+
+def test_the_settings_choose_the_pubsub_layer_by_default() -> None:
+    assert django_settings.CHANNEL_LAYER_KIND == "pubsub"
+    backend = django_settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    assert backend == "channels_redis.pubsub.RedisPubSubChannelLayer"
 
 
 async def test_message_posted_outside_the_consumer_reaches_the_socket(
