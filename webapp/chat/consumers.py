@@ -14,7 +14,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from webapp.chat.capacity import TurnGate, in_db_thread, in_turn_thread, turn_gate
-from webapp.chat.events import conversation_group, pending_group
+from webapp.chat.events import conversation_group, group_send_in_order, pending_group
 from webapp.chat.selectors import conversation_history
 from webapp.chat.services import (
     ChatError,
@@ -296,7 +296,7 @@ class ChatConsumer(ConversationSocket):
 
     async def send_typing(self, active: bool) -> None:
         # Through the group, so it is ordered with the messages everyone in it receives.
-        await self.channel_layer.group_send(self.group, {"type": "chat.typing", "active": active})
+        await group_send_in_order(self.group, {"type": "chat.typing", "active": active})
 
     async def chat_presence(self, event: dict[str, Any]) -> None:
         """The shopper's own presence: only agents' consoles show it."""

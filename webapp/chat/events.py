@@ -63,9 +63,18 @@ def _group_send_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(send, robust=True)
 
 
+async def group_send_in_order(group: str, event: dict[str, Any]) -> None:
+    """``group_send`` from the loop, after every event already handed over for ``group`` (a
+    turn's reply, its escalation notice), so e.g. "typing off" never overtakes the reply."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    await _chain_send(asyncio.get_running_loop(), layer, group, event)
+
+
 def _chain_send(
     loop: asyncio.AbstractEventLoop, layer: Any, group: str, event: dict[str, Any]
-) -> None:
+) -> asyncio.Future[None]:
     previous = _tails.get(group)
     if previous is not None and (previous.done() or previous.get_loop() is not loop):
         previous = None  # finished, or left behind by a loop that has gone (tests)
@@ -77,6 +86,7 @@ def _chain_send(
             del _tails[group]
 
     task.add_done_callback(forget)
+    return task
 
 
 async def _send_after(
