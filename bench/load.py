@@ -67,7 +67,7 @@ import psutil
 from bench.load_client import ClientConfig, drive
 from bench.retrieval import environment, log, section, table
 from bench.sentiment import _bench_database
-from tests.servers import free_port, start_daphne
+from tests.servers import free_port, start_daphne, start_server_process
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench-load"
@@ -349,29 +349,9 @@ def start_server(setting: Setting, env: dict[str, str], log_path: Path) -> Serve
     if setting.server == "daphne":
         process = start_daphne(server_env, log_path, port)
     else:
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "webapp.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(setting.workers),
-                    "--ws",
-                    "websockets",
-                ],
-                cwd=ROOT,
-                env=server_env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own group: stopping it stops the workers too
-            )
+        argv = ["uvicorn", "webapp.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+        argv += ["--workers", str(setting.workers), "--ws", "websockets"]
+        process = start_server_process(argv, server_env, log_path)
     return Server(setting, process, port, log_path, started)
 
 

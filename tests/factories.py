@@ -92,3 +92,13 @@ def make_live_sentiment_model(store: Store, *, max_epochs: int = 1) -> ModelVers
         training_seconds=1.0,
     )
     return model_version_promote(version_id=version.id)
+
+
+def make_indexed_store(*, slug: str | None = None, name: str = "Test Store") -> Store:
+    """A store with the small KB (``make_small_kb``) and its search index built."""
+    from webapp.kb.services import search_index_build
+
+    store = make_store(slug=slug, name=name)
+    make_small_kb(store)
+    search_index_build(store_id=store.id)
+    return store

@@ -16,21 +16,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_daphne(environment: dict[str, str], log_path: Path, port: int) -> subprocess.Popen[bytes]:
-    """``daphne webapp.asgi:application`` on 127.0.0.1:``port``, its output in ``log_path``, in
-    its own process group (so a teardown can stop it and anything it started)."""
+def start_server_process(
+    argv: list[str], environment: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """``python -m <argv>`` from the repository root, its output in ``log_path``, in its own
+    process group (so a teardown can stop it and anything it started, e.g. uvicorn's workers)."""
     with open(log_path, "wb") as log_file:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "webapp.asgi:application",
-            ],
+            [sys.executable, "-m", *argv],
             cwd=ROOT,
             env=environment,
             stdout=log_file,
@@ -38,3 +31,9 @@ def start_daphne(environment: dict[str, str], log_path: Path, port: int) -> subp
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+def start_daphne(environment: dict[str, str], log_path: Path, port: int) -> subprocess.Popen[bytes]:
+    """``daphne webapp.asgi:application`` on 127.0.0.1:``port`` (``start_server_process``)."""
+    argv = ["daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"]
+    return start_server_process(argv, environment, log_path)

@@ -58,20 +58,21 @@ def _with_fresh_connections(fn: Callable[..., R]) -> Callable[..., R]:
     return run
 
 
-async def in_db_thread(fn: Callable[..., R], /, **kwargs: Any) -> R:
-    """``fn(**kwargs)`` in the chat's pool for short database calls."""
+async def _in_pool(name: str, workers: int, fn: Callable[..., R], kwargs: dict[str, Any]) -> R:
     serving_loop.set(asyncio.get_running_loop())  # its events go out through this loop
-    pool = _pool("db", settings.CHAT_DB_THREADS)
+    pool = _pool(name, workers)
     call = sync_to_async(_with_fresh_connections(fn), thread_sensitive=False, executor=pool)
     return await call(**kwargs)
+
+
+async def in_db_thread(fn: Callable[..., R], /, **kwargs: Any) -> R:
+    """``fn(**kwargs)`` in the chat's pool for short database calls."""
+    return await _in_pool("db", settings.CHAT_DB_THREADS, fn, kwargs)
 
 
 async def in_turn_thread(fn: Callable[..., R], /, **kwargs: Any) -> R:
     """``fn(**kwargs)`` in the bot turns' pool (one thread per running turn)."""
-    serving_loop.set(asyncio.get_running_loop())
-    pool = _pool("turn", settings.CHAT_TURN_CONCURRENCY)
-    call = sync_to_async(_with_fresh_connections(fn), thread_sensitive=False, executor=pool)
-    return await call(**kwargs)
+    return await _in_pool("turn", settings.CHAT_TURN_CONCURRENCY, fn, kwargs)
 
 
 def pools_shutdown() -> None:

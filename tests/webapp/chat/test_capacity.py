@@ -10,12 +10,11 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from tests.factories import make_small_kb, make_store
+from tests.factories import make_indexed_store
 from webapp.asgi import application
 from webapp.chat import consumers
 from webapp.chat.capacity import TurnGate
 from webapp.chat.models import Conversation, ConversationState, Message, Role
-from webapp.kb.services import search_index_build
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -90,10 +89,7 @@ async def test_the_gate_turns_away_a_turn_that_would_wait_longer_than_its_bound(
 
 @database_sync_to_async
 def _store_with_index():
-    store = make_store(slug="acme", name="Acme")
-    make_small_kb(store)
-    search_index_build(store_id=store.id)
-    return store
+    return make_indexed_store(slug="acme", name="Acme")
 
 
 async def _open(path="/ws/chat/acme/"):

@@ -7,10 +7,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
-from tests.factories import make_small_kb, make_store
+from tests.factories import make_indexed_store, make_store
 from webapp.asgi import application
 from webapp.chat.models import Conversation, Message, MessageRating
-from webapp.kb.services import search_index_build
 
 # Generous: a loaded 2-core CI machine can take seconds for a frame; a passing test never waits.
 FRAME_TIMEOUT = 10
@@ -27,10 +26,7 @@ ORIGIN = [(b"origin", b"http://testserver")]
 
 @database_sync_to_async
 def _store_with_index():
-    store = make_store(slug="acme", name="Acme")
-    make_small_kb(store)
-    search_index_build(store_id=store.id)
-    return store
+    return make_indexed_store(slug="acme", name="Acme")
 
 
 @database_sync_to_async
