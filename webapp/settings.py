@@ -69,6 +69,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Passwords are checked by Django's own backend; what a user may do comes from their role in
+# each store (webapp.stores.permissions), never from global groups.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "webapp.stores.permissions.StoreRoleBackend",
+]
+
 ROOT_URLCONF = "webapp.urls"
 ASGI_APPLICATION = "webapp.asgi.application"
 WSGI_APPLICATION = None

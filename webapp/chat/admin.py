@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -151,12 +152,18 @@ class ConversationAdmin(StoreScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _conversation(self, request: HttpRequest, conversation_id: int) -> Conversation:
+    def _conversation(
+        self, request: HttpRequest, conversation_id: int, *, to_work: bool = False
+    ) -> Conversation:
+        """The conversation, if the user may read it (``to_work``: claim, answer, resolve or
+        correct it: an agent's permission in its store)."""
         conversation = (
             self.get_queryset(request).select_related("store", "agent").filter(id=conversation_id)
         ).first()
         if conversation is None or not self.has_view_permission(request, conversation):
             raise Http404("No such conversation in your stores.")
+        if to_work and not self.has_change_permission(request, conversation):
+            raise PermissionDenied("Your role in this store reads conversations; agents work them.")
         return conversation
 
     def console_view(self, request: HttpRequest, conversation_id: int) -> HttpResponse:
@@ -171,6 +178,7 @@ class ConversationAdmin(StoreScopedAdmin):
             "history": history,
             "shopper_role": Role.SHOPPER,
             "holds_it": conversation.agent_id == request.user.id,
+            "can_work": self.has_change_permission(request, conversation),
             "intent_labels": intent_labels(store_id=conversation.store_id),
             "canned_replies": canned_replies(store_id=conversation.store_id),
             "ws_path": f"/ws/agent/conversations/{conversation.id}/",
@@ -184,7 +192,7 @@ class ConversationAdmin(StoreScopedAdmin):
     }
 
     def action_view(self, request: HttpRequest, conversation_id: int, action: str) -> HttpResponse:
-        conversation = self._conversation(request, conversation_id)
+        conversation = self._conversation(request, conversation_id, to_work=True)
         service = self.ACTIONS.get(action)
         if service is None:
             raise Http404("Unknown action.")
@@ -199,7 +207,7 @@ class ConversationAdmin(StoreScopedAdmin):
     def correct_intent_view(
         self, request: HttpRequest, conversation_id: int, message_id: int
     ) -> HttpResponse:
-        conversation = self._conversation(request, conversation_id)
+        conversation = self._conversation(request, conversation_id, to_work=True)
         if not conversation.messages.filter(id=message_id).exists():
             raise Http404("No such message in this conversation.")
         intent = request.POST.get("intent_other") or request.POST.get("intent", "")

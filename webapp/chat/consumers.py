@@ -373,7 +373,7 @@ def _agent_may_watch(user: Any, conversation_id: int) -> bool:
     if store_id is None:
         return False
     try:
-        check_agent_access(agent=user, store_id=store_id)
+        check_agent_access(agent=user, store_id=store_id, watch_only=True)
     except ChatError:
         return False
     return True

@@ -33,7 +33,8 @@ from webapp.chat.models import (
 from webapp.chat.selectors import conversation_history, conversation_state_payload
 from webapp.common.readiness import readiness_wait
 from webapp.stores.models import Store
-from webapp.stores.selectors import store_get_by_slug, store_ids_for_user
+from webapp.stores.permissions import InStore
+from webapp.stores.selectors import store_get_by_slug
 
 
 class ChatError(ValueError):
@@ -379,13 +380,21 @@ def _transition(
     )
 
 
-def check_agent_access(*, agent: Any, store_id: int) -> None:
-    """Agents act only in their own stores (superusers everywhere)."""
+def check_agent_access(*, agent: Any, store_id: int, watch_only: bool = False) -> None:
+    """Agents work conversations only in the stores where their role allows it (superusers
+    everywhere); ``watch_only``: following one live needs only the view permission, as a
+    merchant reading their store's conversations has."""
     if not getattr(agent, "is_staff", False):
         raise ChatError("Only staff can work conversations.", code="forbidden")
-    ids = store_ids_for_user(user=agent)
-    if ids is not None and store_id not in ids:
-        raise ChatError("This conversation belongs to another store.", code="forbidden")
+    scope = InStore(store_id)
+    if agent.has_perm("chat.change_conversation", scope):
+        return
+    can_view = agent.has_perm("chat.view_conversation", scope)
+    if watch_only and can_view:
+        return
+    if can_view:
+        raise ChatError("Your role in this store can't work its conversations.", code="forbidden")
+    raise ChatError("This conversation belongs to another store.", code="forbidden")
 
 
 def _locked_for_agent(conversation_id: int, agent: Any) -> Conversation:

@@ -56,16 +56,6 @@ class IntentAnswerAdmin(StoreScopedAdmin):
     list_select_related = ["store", "faq"]
     autocomplete_fields: list[str] = []
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
-        if db_field.name == "faq":
-            from webapp.catalog.models import FaqEntry
-            from webapp.stores.selectors import store_ids_for_user
-
-            ids = store_ids_for_user(user=request.user)
-            entries = FaqEntry.objects.all()
-            kwargs["queryset"] = entries if ids is None else entries.filter(store_id__in=ids)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
 
 @admin.register(IntentConflict)
 class IntentConflictAdmin(StoreScopedAdmin):

@@ -18,25 +18,6 @@ from webapp.mlops.models import (
 )
 from webapp.mlops.services import RegistryError, model_version_promote, model_version_rollback
 from webapp.stores.admin_scoping import StoreScopedAdmin
-from webapp.stores.models import Role
-from webapp.stores.selectors import store_ids_for_user
-
-
-def merchant_store_ids(request: HttpRequest) -> list[int] | None:
-    """The stores where the user is a merchant (None: all, for superusers). Admin permissions
-    come from role groups, which are global: a merchant of one store who is an agent of
-    another holds "change" everywhere they can see, so changes check the role per store."""
-    return store_ids_for_user(user=request.user, role=Role.MERCHANT)
-
-
-class MerchantChangesOnly:
-    """Admin mixin: the "change" permission holds only for rows of the user's merchant stores."""
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not super().has_change_permission(request, obj):  # type: ignore[misc]
-            return False
-        allowed = merchant_store_ids(request)
-        return obj is None or allowed is None or obj.store_id in allowed
 
 
 class ReadOnlyAdmin(StoreScopedAdmin):
@@ -58,7 +39,7 @@ def _metric(version: ModelVersion, *path: str) -> object:
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(MerchantChangesOnly, ReadOnlyAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = [
         "store",
         "kind",
@@ -83,16 +64,6 @@ class ModelVersionAdmin(MerchantChangesOnly, ReadOnlyAdmin):
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         """Nothing to save: a version changes only through promote and roll back."""
-
-    def _merchant_rows(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        allowed = merchant_store_ids(request)
-        if allowed is None:
-            return queryset
-        if queryset.exclude(store_id__in=allowed).exists():
-            self.message_user(
-                request, "Only a store's merchants may change its models.", messages.ERROR
-            )
-        return queryset.filter(store_id__in=allowed)
 
     @admin.display(description="macro-F1")
     def macro_f1(self, version: ModelVersion) -> object:
@@ -119,9 +90,6 @@ class ModelVersionAdmin(MerchantChangesOnly, ReadOnlyAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return
-        queryset = self._merchant_rows(request, queryset)
-        if not queryset.exists():
-            return
         try:
             version = model_version_promote(version_id=queryset.get().id, actor=request.user)
         except RegistryError as exc:
@@ -133,7 +101,6 @@ class ModelVersionAdmin(MerchantChangesOnly, ReadOnlyAdmin):
         description="Roll back: put the previous live version back", permissions=["change"]
     )
     def roll_back(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
-        queryset = self._merchant_rows(request, queryset)
         pairs = set(queryset.values_list("store_id", "kind"))
         for store_id, kind in sorted(pairs):
             try:
@@ -196,7 +163,7 @@ class EvaluationSetChangeInline(admin.TabularInline):
 
 
 @admin.register(EvaluationSet)
-class EvaluationSetAdmin(MerchantChangesOnly, StoreScopedAdmin):
+class EvaluationSetAdmin(StoreScopedAdmin):
     """Only the policy is editable; items change by that policy or the grow_evaluation
     command, and every change is listed below the set."""
 

@@ -1,26 +1,13 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from webapp.catalog.models import Product
 from webapp.reviews.models import Alert, AlertRule, Review, ReviewSource
 from webapp.reviews.services import reviews_request_scoring
 from webapp.stores.admin_scoping import StoreScopedAdmin
-from webapp.stores.selectors import store_ids_for_user
-
-
-class ProductScopedAdmin(StoreScopedAdmin):
-    """Also limits the ``product`` field to the user's stores' products."""
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
-        if db_field.name == "product":
-            ids = store_ids_for_user(user=request.user)
-            if ids is not None:
-                kwargs["queryset"] = Product.objects.filter(store_id__in=ids)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Review)
-class ReviewAdmin(ProductScopedAdmin):
+class ReviewAdmin(StoreScopedAdmin):
     list_display = ["__str__", "product", "rating", "sentiment", "created_at", "source", "store"]
     list_filter = ["store", "rating", "sentiment", "source"]
     search_fields = ["title", "body", "author_name", "product__sku", "product__name"]
@@ -43,7 +30,7 @@ class ReviewAdmin(ProductScopedAdmin):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(ProductScopedAdmin):
+class AlertRuleAdmin(StoreScopedAdmin):
     list_display = [
         "name", "store", "product", "window_days", "min_reviews", "max_negative_share", "is_active",
     ]  # fmt: skip

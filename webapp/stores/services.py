@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group, Permission
+from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -34,83 +34,6 @@ def store_get_or_create(*, slug: str, name: str, currency: str = "EUR") -> tuple
     return store_create(slug=slug, name=name, currency=currency), True
 
 
-# What each role may do in the admin; rows are further limited to the user's own stores.
-ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    Role.MERCHANT: [
-        ("catalog", "add_product"),
-        ("catalog", "change_product"),
-        ("catalog", "delete_product"),
-        ("catalog", "view_product"),
-        ("catalog", "add_faqentry"),
-        ("catalog", "change_faqentry"),
-        ("catalog", "delete_faqentry"),
-        ("catalog", "view_faqentry"),
-        ("kb", "view_searchindex"),
-        ("chat", "view_conversation"),
-        ("chat", "add_cannedreply"),
-        ("chat", "change_cannedreply"),
-        ("chat", "delete_cannedreply"),
-        ("chat", "view_cannedreply"),
-        ("chat", "view_messagerating"),
-        ("intents", "add_intentexample"),
-        ("intents", "change_intentexample"),
-        ("intents", "delete_intentexample"),
-        ("intents", "view_intentexample"),
-        ("intents", "add_intentanswer"),
-        ("intents", "change_intentanswer"),
-        ("intents", "delete_intentanswer"),
-        ("intents", "view_intentanswer"),
-        ("intents", "view_intentconflict"),
-        ("mlops", "view_modelversion"),
-        ("mlops", "change_modelversion"),  # promote and roll back (the fields stay read-only)
-        ("mlops", "view_modelevent"),
-        ("mlops", "view_trainingrun"),
-        ("mlops", "view_evaluationset"),
-        ("mlops", "change_evaluationset"),  # its policy
-        ("orders", "view_order"),
-        ("reviews", "add_review"),
-        ("reviews", "change_review"),
-        ("reviews", "delete_review"),
-        ("reviews", "view_review"),
-        ("reviews", "add_alertrule"),
-        ("reviews", "change_alertrule"),
-        ("reviews", "delete_alertrule"),
-        ("reviews", "view_alertrule"),
-        ("reviews", "change_alert"),
-        ("reviews", "view_alert"),
-        ("stores", "view_apikey"),
-        ("stores", "change_apikey"),
-        ("stores", "view_store"),
-    ],
-    Role.AGENT: [
-        ("chat", "view_conversation"),
-        ("chat", "change_conversation"),
-        ("chat", "view_cannedreply"),
-        ("intents", "view_intentexample"),
-        ("intents", "add_intentexample"),
-        ("intents", "change_intentexample"),  # fixing conflicting labels
-        ("intents", "delete_intentexample"),
-        ("intents", "view_intentconflict"),
-        ("catalog", "view_faqentry"),
-        ("catalog", "view_product"),
-        ("orders", "view_order"),
-        ("stores", "view_store"),
-    ],
-}
-
-
-def role_group(role: str) -> Group:
-    """The auth group carrying a role's admin permissions (created on first use)."""
-    group, _ = Group.objects.get_or_create(name=f"ShopDesk {role}s")
-    wanted = ROLE_PERMISSIONS[role]
-    permissions = Permission.objects.filter(
-        content_type__app_label__in={app for app, _ in wanted},
-        codename__in={codename for _, codename in wanted},
-    )
-    group.permissions.set(permissions)
-    return group
-
-
 @dataclass(frozen=True)
 class StoreUserResult:
     user: AbstractUser
@@ -124,9 +47,9 @@ def store_user_upsert(
 ) -> StoreUserResult:
     """Create or update a user and give them ``role`` in ``store``.
 
-    Agents and merchants are staff so they can use the admin; what they see there is scoped to
-    their stores by the admin classes. Re-running with the same username updates password, email
-    and role, so onboarding scripts can be re-run safely.
+    Agents and merchants are staff so they can use the admin; what they may see and do there is
+    decided per store by their role in it (``webapp.stores.permissions``). Re-running with the
+    same username updates password, email and role, so onboarding scripts can be re-run safely.
     """
     if role not in Role.values:
         raise ValidationError(
@@ -148,7 +71,6 @@ def store_user_upsert(
     membership, _ = Membership.objects.update_or_create(
         store=store, user=user, defaults={"role": role}
     )
-    user.groups.add(role_group(role))
     return StoreUserResult(user=user, membership=membership, user_created=created)
 
 

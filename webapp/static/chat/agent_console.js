@@ -99,35 +99,39 @@
   }
 
   function showError(text) {
+    if (!error) return;
     error.textContent = text;
     error.hidden = false;
   }
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const text = input.value.trim();
-    if (!text) return;
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
-      showError('Not connected yet; your reply was not sent.');
-      return;
-    }
-    error.hidden = true;
-    socket.send(JSON.stringify({ type: 'message', text }));
-    input.value = '';
-  });
-
-  input.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey) {
+  // Read-only viewers (a merchant reading a conversation) get no reply form.
+  if (form) {
+    form.addEventListener('submit', (event) => {
       event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-
-  for (const button of document.querySelectorAll('.canned-reply')) {
-    button.addEventListener('click', () => {
-      input.value = button.dataset.text;
-      input.focus();
+      const text = input.value.trim();
+      if (!text) return;
+      if (!socket || socket.readyState !== WebSocket.OPEN) {
+        showError('Not connected yet; your reply was not sent.');
+        return;
+      }
+      error.hidden = true;
+      socket.send(JSON.stringify({ type: 'message', text }));
+      input.value = '';
     });
+
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+
+    for (const button of document.querySelectorAll('.canned-reply')) {
+      button.addEventListener('click', () => {
+        input.value = button.dataset.text;
+        input.focus();
+      });
+    }
   }
 
   connect();
