@@ -176,6 +176,9 @@ def _no_warmup_in_this_process() -> None:
     from django.conf import settings
 
     settings.WARMUP_ON_START = False
+    # PBKDF2 at Django's strength costs ~0.3 s a password here; tests log in with force_login
+    # or test passwords they set themselves, and the hash strength is not what they check.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 _no_warmup_in_this_process()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
+from pathlib import Path
 
 from webapp.catalog.models import FaqEntry, Product
 from webapp.mlops.models import ModelVersion
@@ -102,3 +103,31 @@ def make_indexed_store(*, slug: str | None = None, name: str = "Test Store") -> 
     make_small_kb(store)
     search_index_build(store_id=store.id)
     return store
+
+
+def make_model_version(
+    store: Store, payload: bytes = b"weights", kind: str = "intent", **fields: object
+) -> ModelVersion:
+    """A registered candidate whose files are a stand-in (enough for the registry's checks)."""
+    from webapp.mlops.services import model_version_register
+
+    defaults: dict[str, object] = {
+        "metrics": {"macro_f1": 0.8},
+        "training_examples": 10,
+        "heldout_examples": 4,
+        "training_seconds": 1.23,
+    }
+    return model_version_register(
+        store=store, kind=kind, save=model_files_writer(payload), **{**defaults, **fields}
+    )
+
+
+def model_files_writer(payload: bytes):  # type: ignore[no-untyped-def]
+    """A ``save(directory)`` writing a stand-in model's files."""
+
+    def save(directory: Path) -> None:
+        (directory / "weights").mkdir(parents=True)
+        (directory / "weights" / "model.bin").write_bytes(payload)
+        (directory / "meta.json").write_text('{"labels": ["a", "b"]}')
+
+    return save

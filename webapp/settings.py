@@ -206,6 +206,20 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late on the Redis broker, a task whose worker was killed stays unacked until the
+# visibility timeout passes, then goes to another worker: kombu's default is an hour. 720 s is
+# the longest time limit on the default queue (rebuild_search_index, 660 s) plus a minute, so
+# no running task there is ever handed out twice. A training outlives it (TRAINING_TIME_LIMIT):
+# the second copy finds the training lease held, or the data unchanged, and is skipped.
+# Each worker looks for such messages every CELERY_RESTORE_SWEEP_SECONDS (one ZRANGE; kombu's
+# own default throttles its 10 s sweep to one in ten, so a redelivery could wait 100 s more).
+BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 720, minimum=1)
+BROKER_RESTORE_SWEEP_SECONDS = env_int("CELERY_RESTORE_SWEEP_SECONDS", 10, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": BROKER_RESTORE_SWEEP_SECONDS,
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Training has its own queue and workers (``-Q training``), so a retraining never holds up review

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -12,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from webapp.common.spreadsheets import SafeCsvWriter
 from webapp.reviews import dashboard
 from webapp.reviews.models import Review
 from webapp.stores.models import Role, Store
@@ -196,7 +196,7 @@ def dashboard_export(request: HttpRequest, slug: str, section: str) -> HttpRespo
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"{store.slug}-{section}-{filters.period}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
-    writer = csv.writer(response)
+    writer = SafeCsvWriter(response)
     writer.writerow(header)
     writer.writerows(rows)
     return response

@@ -75,7 +75,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "reviews.change_alertrule",
         "reviews.delete_alertrule",
         "reviews.view_alertrule",
-        "reviews.change_alert",
+        "reviews.change_alert",  # acknowledge
+        "reviews.delete_alert",  # deleting a rule deletes its alerts
         "reviews.view_alert",
         "stores.view_apikey",
         "stores.change_apikey",  # revoke

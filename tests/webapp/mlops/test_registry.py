@@ -10,7 +10,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from tests.factories import make_product, make_store
+from tests.factories import make_model_version, make_product, make_store, model_files_writer
 from webapp.mlops import services
 from webapp.mlops.models import (
     EvaluationPolicy,
@@ -36,25 +36,8 @@ from webapp.reviews.models import Review
 pytestmark = pytest.mark.django_db
 
 
-def _save_files(payload: bytes):
-    def save(directory: Path) -> None:
-        (directory / "weights").mkdir(parents=True)
-        (directory / "weights" / "model.bin").write_bytes(payload)
-        (directory / "meta.json").write_text('{"labels": ["a", "b"]}')
-
-    return save
-
-
 def _register(store, payload: bytes = b"weights", kind: str = ModelKind.INTENT) -> ModelVersion:
-    return model_version_register(
-        store=store,
-        kind=kind,
-        save=_save_files(payload),
-        metrics={"macro_f1": 0.8},
-        training_examples=10,
-        heldout_examples=4,
-        training_seconds=1.23,
-    )
+    return make_model_version(store, payload, kind)
 
 
 @pytest.fixture
@@ -122,8 +105,8 @@ def test_a_failed_save_leaves_no_version_and_no_staging_folder(store, settings):
 
 def test_artefact_checksum_covers_file_names_and_bytes(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    _save_files(b"same")(a)
-    _save_files(b"same")(b)
+    model_files_writer(b"same")(a)
+    model_files_writer(b"same")(b)
     assert artefact_checksum(a) == artefact_checksum(b)
     (b / "meta.json").rename(b / "other.json")
     assert artefact_checksum(a) != artefact_checksum(b)

@@ -141,6 +141,22 @@ def test_csv_exports_what_is_shown(client, shop):
     assert client.get("/dashboard/acme/export/secrets.csv").status_code == 404
 
 
+def test_exports_never_carry_a_formula_from_a_review(client, shop):
+    """Review text is anyone's: a title like ``=HYPERLINK(...)`` comes out as text."""
+    acme, _ = shop
+    kettle = acme.products.get(sku="KET-1")
+    payloads = ['=HYPERLINK("http://x.example","hi")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3"]
+    for payload in payloads:
+        _review(acme, kettle, 1, 1, Sentiment.NEGATIVE, -0.9, text=payload)
+    _login(client, acme, "merchant")
+    body = client.get("/dashboard/acme/export/negative.csv?period=30").content.decode()
+    titles = {row[7] for row in csv.reader(io.StringIO(body))}
+    assert {"'" + payload for payload in payloads} <= titles
+    assert not any(title.startswith(("=", "+", "@", "-")) for title in titles)
+    scores = [row[5] for row in csv.reader(io.StringIO(body))][1:]
+    assert "-0.900" in scores  # numbers stay numbers
+
+
 ROUTES = [
     "/dashboard/{slug}/",
     "/dashboard/{slug}/?period=7&category=Kitchen",
