@@ -28,8 +28,9 @@ pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(tran
 VISIBILITY_TIMEOUT = 5
 
 
+@pytest.mark.usefixtures("_isolated_model_dir")
 def test_a_task_of_a_killed_worker_is_redelivered_after_the_visibility_timeout(
-    request, settings, _isolated_model_dir, tmp_path
+    request, settings, tmp_path
 ):
     from workers import app
 
@@ -93,7 +94,8 @@ def test_a_task_of_a_killed_worker_is_redelivered_after_the_visibility_timeout(
         waited = time.monotonic() - killed_at
         assert "succeeded" in line
         review.refresh_from_db()
-        assert review.scored_at is not None and review.sentiment
+        assert review.scored_at is not None
+        assert review.sentiment
         print(f"redelivered and finished {waited:.1f} s after the kill")
     finally:
         release.set()
