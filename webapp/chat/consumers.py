@@ -170,7 +170,7 @@ class ChatConsumer(ConversationSocket):
         if text_data is None:
             await self.send_error("bad_frame", "Frames must be JSON text, not binary.")
             return
-        if len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+        if len(text_data.encode(errors="surrogatepass")) > settings.CHAT_MAX_FRAME_BYTES:
             await self.send_error(
                 "frame_too_large",
                 f"Frames can be at most {settings.CHAT_MAX_FRAME_BYTES} bytes.",
@@ -178,7 +178,7 @@ class ChatConsumer(ConversationSocket):
             return
         try:
             frame = json.loads(text_data)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             await self.send_error("bad_json", "The frame is not valid JSON.")
             return
         if not isinstance(frame, dict):
@@ -351,12 +351,15 @@ class AgentConsumer(ConversationSocket):
             await self.send_error(exc.code, str(exc))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None or len(text_data.encode()) > settings.CHAT_MAX_FRAME_BYTES:
+        if (
+            text_data is None
+            or len(text_data.encode(errors="surrogatepass")) > settings.CHAT_MAX_FRAME_BYTES
+        ):
             await self.send_error("bad_frame", "Frames are JSON text.")
             return
         try:
             content = json.loads(text_data)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             await self.send_error("bad_json", "The frame is not valid JSON.")
             return
         await self.receive_json(content)

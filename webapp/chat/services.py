@@ -32,6 +32,7 @@ from webapp.chat.models import (
 )
 from webapp.chat.selectors import conversation_history, conversation_state_payload
 from webapp.common.readiness import readiness_wait
+from webapp.common.text import text_storable
 from webapp.stores.models import Store
 from webapp.stores.permissions import InStore
 from webapp.stores.selectors import store_get_by_slug
@@ -176,7 +177,7 @@ def conversation_start(*, store_id: int, token: str) -> int:
 def message_text_clean(text: object) -> str:
     if not isinstance(text, str):
         raise ChatError("The message text must be a string.", code="bad_frame")
-    cleaned = text.strip()
+    cleaned = text_storable(text).strip()
     if not cleaned:
         raise ChatError("The message is empty.", code="empty_message")
     if len(cleaned) > settings.CHAT_MAX_MESSAGE_CHARS:

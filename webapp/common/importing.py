@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import transaction
 
+from webapp.common.text import text_storable
+
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
@@ -205,7 +207,7 @@ def run_import(
 
 def text_field(values: Mapping[str, Any], name: str, *, required: bool, max_length: int) -> str:
     raw = values.get(name)
-    text = "" if raw is None else str(raw).strip()
+    text = "" if raw is None else text_storable(str(raw)).strip()
     if required and not text:
         raise RowInvalid(f"{name} is required")
     if len(text) > max_length:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -60,14 +61,27 @@ def review_create(request: HttpRequest, slug: str) -> JsonResponse:
         return _error(401, "invalid_api_key", "This API key is unknown or revoked.")
     if key_store_id != store.id:
         return _error(403, "wrong_store", "This API key belongs to another store.")
-    if len(request.body) > MAX_REQUEST_BYTES:
-        return _error(413, "too_large", f"A review must be under {MAX_REQUEST_BYTES} bytes.")
+    too_large = _error(413, "too_large", f"A review must be under {MAX_REQUEST_BYTES} bytes.")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_REQUEST_BYTES:  # refused before Django reads (and refuses) the body
+        return too_large
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return too_large
+    if len(body) > MAX_REQUEST_BYTES:
+        return too_large
     if request.content_type != "application/json":
         return _error(415, "unsupported_media_type", "Send the review as application/json.")
     try:
-        payload = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
         return _error(400, "malformed_json", f"The body is not valid JSON: {exc}")
+    except RecursionError:
+        return _error(400, "malformed_json", "The body is nested too deeply.")
     if not isinstance(payload, dict):
         return _error(400, "malformed_json", "The body must be a JSON object.")
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -95,10 +95,17 @@ def review_upsert(
         else None
     )
     if existing is None:
-        review = Review.objects.create(
-            store=store, product=product, external_id=external_id, **fields
-        )
-        return review, "created"
+        try:
+            with transaction.atomic():  # a savepoint: a lost race leaves the outer one usable
+                review = Review.objects.create(
+                    store=store, product=product, external_id=external_id, **fields
+                )
+            return review, "created"
+        except IntegrityError:
+            if not external_id:
+                raise
+            # Another request created this external_id since we looked: update that one.
+            existing = Review.objects.select_for_update().get(store=store, external_id=external_id)
     values = {"product_id": product.id, **fields}
     changed = [name for name, value in values.items() if getattr(existing, name) != value]
     if not changed:
