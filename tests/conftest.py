@@ -179,6 +179,21 @@ def _no_warmup_in_this_process() -> None:
     # PBKDF2 at Django's strength costs ~0.3 s a password here; tests log in with force_login
     # or test passwords they set themselves, and the hash strength is not what they check.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The suite opens hundreds of sockets a minute from one address, and in the services pass
+    # the counters live in Redis across tests: the flood limits are off here (servers started
+    # as subprocesses inherit the environment) and on in the tests about them, each from its
+    # own client address.
+    settings.CHAT_CONNECTS_PER_MINUTE_PER_IP = 0
+    settings.CHAT_MESSAGES_PER_MINUTE = 0
+    settings.API_BAD_KEYS_PER_MINUTE_PER_IP = 0
+    settings.API_REVIEWS_PER_MINUTE_PER_KEY = 0
+    for name in (
+        "CHAT_CONNECTS_PER_MINUTE_PER_IP",
+        "CHAT_MESSAGES_PER_MINUTE",
+        "API_BAD_KEYS_PER_MINUTE_PER_IP",
+        "API_REVIEWS_PER_MINUTE_PER_KEY",
+    ):
+        os.environ[name] = "0"
 
 
 _no_warmup_in_this_process()

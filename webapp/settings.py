@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "webapp.mlops",
     "webapp.reviews",
     "webapp.demo",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -67,11 +69,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Passwords are checked by Django's own backend; what a user may do comes from their role in
 # each store (webapp.stores.permissions), never from global groups.
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username + address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "webapp.stores.permissions.StoreRoleBackend",
 ]
@@ -195,6 +200,36 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Brute force and floods -----------------------------------------------------------------
+# The admin login: after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
+# that pair is locked out for LOGIN_LOCKOUT_MINUTES, the right password included (django-axes;
+# a superuser unlocks with ``manage.py axes_reset``).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# The review API (0: off): wrong or revoked keys per client address a minute, then 429; and
+# reviews per key a minute (a storefront's burst of imports fits; a runaway loop does not).
+API_BAD_KEYS_PER_MINUTE_PER_IP = env_int("API_BAD_KEYS_PER_MINUTE_PER_IP", 10, minimum=0)
+API_REVIEWS_PER_MINUTE_PER_KEY = env_int("API_REVIEWS_PER_MINUTE_PER_KEY", 600, minimum=0)
+RATELIMIT_VIEW = None  # the API answers its own JSON 429
+
+# --- Cache (rate-limit counters, login lockouts) ----------------------------------------------
+# Shared by every process through Redis in services mode; the process's memory when embedded.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "shopdesk",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # django-ratelimit checks for a shared cache; one embedded process shares its memory.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"redis", "rediss", "amqp", "amqps"})
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
@@ -228,8 +263,14 @@ CELERY_TASK_ROUTES = {"workers.tasks.retrain_model": {"queue": "training"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "check-review-alerts": {"task": "workers.tasks.check_review_alerts", "schedule": 15 * 60.0},
+    # Reviews saved while the broker was down (the API still answered 201) get scored here.
+    "sweep-unscored-reviews": {
+        "task": "workers.tasks.sweep_unscored_reviews",
+        "schedule": float(env_int("REVIEW_SWEEP_SECONDS", 120, minimum=1)),
+    },
 }
 CELERY_TIMEZONE = "UTC"
+REVIEW_SWEEP_GRACE_SECONDS = env_int("REVIEW_SWEEP_GRACE_SECONDS", 300, minimum=0)
 
 # --- Models and indexes ---------------------------------------------------------------------
 MODEL_DIR = env_dir("MODEL_DIR", VAR_DIR / "models")
@@ -321,6 +362,13 @@ CHAT_TURN_QUEUE = env_int("CHAT_TURN_QUEUE", 1000, minimum=0)
 # (0: no bound but the count): past it, an answer would come after the shopper gave up.
 CHAT_TURN_MAX_WAIT_S = env_float("CHAT_TURN_MAX_WAIT_S", 6.0)
 CHAT_SHOPPER_MAX_PENDING = env_int("CHAT_SHOPPER_MAX_PENDING", 3, minimum=1)
+# Flood limits (0: off). Connects per client IP a minute, counted across web processes in the
+# cache: a storefront page opens one socket, reconnects are a few, while a script opening
+# hundreds a second is refused with a clear frame before any database work. Messages per
+# socket: a burst of CHAT_MESSAGE_BURST, then CHAT_MESSAGES_PER_MINUTE.
+CHAT_CONNECTS_PER_MINUTE_PER_IP = env_int("CHAT_CONNECTS_PER_MINUTE_PER_IP", 60, minimum=0)
+CHAT_MESSAGES_PER_MINUTE = env_int("CHAT_MESSAGES_PER_MINUTE", 20, minimum=0)
+CHAT_MESSAGE_BURST = env_int("CHAT_MESSAGE_BURST", 8, minimum=1)
 # Threads for the chat's short database calls (connect, saving a message, ratings).
 CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 8, minimum=1)
 # torch threads for inference in this process: its share of the machine's cores (the web

@@ -79,6 +79,15 @@ def check_review_alerts() -> dict[str, int]:
     return {"alerts": len(alerts_check())}
 
 
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
+def sweep_unscored_reviews() -> dict[str, int]:
+    """Periodic (beat, every REVIEW_SWEEP_SECONDS): queue scoring for reviews whose task was
+    lost, e.g. saved while the broker was down. Safe to overlap: scoring is idempotent."""
+    from webapp.reviews.services import reviews_sweep_unscored
+
+    return {"queued": reviews_sweep_unscored()}
+
+
 _priority_lowered = False
 
 

@@ -184,8 +184,10 @@ def start_celery_worker(
     queues: str = "default",
     concurrency: int = 1,
     environment: dict[str, str] | None = None,
+    beat: bool = False,
 ) -> CeleryWorker:
-    """Start a real ``celery worker`` (prefork) on ``queues`` and wait until it answers a ping.
+    """Start a real ``celery worker`` (prefork) on ``queues`` and wait until it answers a ping
+    (on a broker of the test's own, named in ``environment``, until it logs that it is ready).
     The caller stops it with ``stop_celery_worker``."""
     environment = _worker_environment(settings, environment)
     nodename = f"shopdesk-test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
@@ -206,6 +208,7 @@ def start_celery_worker(
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
+        *(["-B"] if beat else []),  # the beat scheduler inside this worker
     ]
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
@@ -221,12 +224,16 @@ def start_celery_worker(
     request.node.stash[_worker_key] = worker
     app = _celery_app()
 
+    own_broker = environment["CELERY_BROKER_URL"] != django_settings.CELERY_BROKER_URL
+
     def answers_ping() -> bool:
         if not worker.alive():
             raise AssertionError(
                 f"the celery worker exited with {process.returncode} before answering:\n"
                 + worker.log()
             )
+        if own_broker:  # this process's app talks to the usual broker, not that one
+            return f"{nodename} ready." in worker.log()
         replies = app.control.ping(destination=[nodename], timeout=1.0)
         return any(nodename in reply for reply in replies)
 

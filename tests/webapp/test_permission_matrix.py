@@ -375,7 +375,11 @@ async def _agent_socket(world, principal: str, slug: str) -> tuple[bool, str | N
     socket = WebsocketCommunicator(
         application,
         f"/ws/agent/conversations/{conversation.id}/",
-        headers=[(b"origin", b"http://testserver"), (b"cookie", cookie.encode())],
+        headers=[
+            (b"origin", b"http://testserver"),
+            (b"host", b"testserver"),
+            (b"cookie", cookie.encode()),
+        ],
     )
     connected, _ = await socket.connect()
     assert connected

@@ -29,10 +29,12 @@ from webapp.chat.services import (
     message_text_clean,
     shopper_message_post,
 )
+from webapp.common.ratelimit import Decision, TokenBucket, client_ip, window_allows
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNKNOWN_STORE = 4404
+CLOSE_RATE_LIMITED = 4429
 
 
 class ConversationSocket(AsyncJsonWebsocketConsumer):
@@ -98,13 +100,29 @@ class ChatConsumer(ConversationSocket):
         self._turn_lock = asyncio.Lock()
         self._turns: set[asyncio.Task[None]] = set()
         self._replayed: set[int] = set()
+        self._messages = TokenBucket(settings.CHAT_MESSAGES_PER_MINUTE, settings.CHAT_MESSAGE_BURST)
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["store_slug"]
         opened = await in_db_thread(
-            conversation_connect, store_slug=slug, token=_query_param(self.scope, "token")
+            _connect_unless_flooding,
+            ip=client_ip(self.scope),
+            store_slug=slug,
+            token=_query_param(self.scope, "token"),
         )
         await self.accept()
+        if isinstance(opened, Decision):
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "message": "Too many chat connections from your network just now. Please "
+                    f"try again in {opened.retry_after_s} seconds.",
+                    "retry_after": opened.retry_after_s,
+                }
+            )
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
         if opened is None:
             await self.send_error("unknown_store", f"There is no store called {slug!r}.")
             await self.close(code=CLOSE_UNKNOWN_STORE)
@@ -186,10 +204,23 @@ class ChatConsumer(ConversationSocket):
             return
         if frame.get("type") == "ping":
             await self.send_json({"type": "pong"})
-        elif frame.get("type") == "message":
-            await self.handle_shopper_message(frame.get("text"))
-        elif frame.get("type") == "rate":
-            await self.handle_rate(frame)
+        elif frame.get("type") in {"message", "rate"}:
+            allowed = self._messages.take()
+            if not allowed.allowed:
+                await self.send_json(
+                    {
+                        "type": "error",
+                        "code": "rate_limited",
+                        "message": "You're sending messages faster than I can read them. This "
+                        f"one was not sent: please send it again in {allowed.retry_after_s} "
+                        "seconds.",
+                        "retry_after": allowed.retry_after_s,
+                    }
+                )
+            elif frame["type"] == "message":
+                await self.handle_shopper_message(frame.get("text"))
+            else:
+                await self.handle_rate(frame)
         else:
             await self.send_error("unknown_type", f"Unknown frame type {frame.get('type')!r}.")
 
@@ -303,6 +334,18 @@ class ChatConsumer(ConversationSocket):
 
     async def chat_error(self, event: dict[str, Any]) -> None:
         await self.send_error(event["code"], event["message"])
+
+
+def _connect_unless_flooding(*, ip: str, store_slug: str, token: str | None) -> Any:
+    """The connect's one database call, after the per-IP count (a ``Decision`` when refused:
+    a flood costs a cache increment, no query)."""
+    allowed = window_allows(
+        "chat-connect", ip, limit=settings.CHAT_CONNECTS_PER_MINUTE_PER_IP, window_s=60
+    )
+    if not allowed.allowed:
+        logger.warning("chat connect refused: %s over the per-IP limit", ip)
+        return allowed
+    return conversation_connect(store_slug=store_slug, token=token)
 
 
 def _query_param(scope: dict[str, Any], name: str) -> str | None:

@@ -7,13 +7,18 @@ id; re-posting an ``external_id`` updates that review (200). Scoring is queued o
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
 
 from webapp.catalog.models import Product
 from webapp.common.importing import RowInvalid, text_field
@@ -27,6 +32,7 @@ from webapp.reviews.services import (
 from webapp.stores.selectors import store_get_by_slug
 from webapp.stores.services import api_key_authenticate
 
+logger = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024
 FIELDS = ("sku", "rating", "title", "body", "author", "created_at", "external_id")
 
@@ -42,7 +48,39 @@ def _presented_key(request: HttpRequest) -> str:
     return request.headers.get("X-Api-Key", "").strip()
 
 
+def _key_of(group: str, request: HttpRequest) -> str:
+    return _presented_key(request)
+
+
+def _limited(request: HttpRequest, group: str, key: Any, per_minute: int, count: bool) -> bool:
+    """Whether ``group``'s django-ratelimit counter for this request has reached
+    ``per_minute`` (0: no limit); ``count`` adds this request to it first."""
+    if per_minute <= 0:
+        return False
+    usage = get_usage(
+        request, group=group, key=key, rate=f"{per_minute}/m", method=ALL, increment=count
+    )
+    if usage is None:
+        return False
+    return usage["count"] > usage["limit"] if count else usage["count"] >= usage["limit"]
+
+
+def _always_json(view: Any) -> Any:
+    """Whatever goes wrong, the storefront gets JSON it can act on (the error is logged)."""
+
+    @functools.wraps(view)
+    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Exception:
+            logger.exception("review API failed")
+            return _error(500, "server_error", "Something went wrong; retry with the same body.")
+
+    return run
+
+
 @csrf_exempt
+@_always_json
 def review_create(request: HttpRequest, slug: str) -> JsonResponse:
     if request.method != "POST":
         response = _error(405, "method_not_allowed", "POST a review to this address.")
@@ -56,9 +94,18 @@ def review_create(request: HttpRequest, slug: str) -> JsonResponse:
         return _error(
             401, "missing_api_key", "Send the store's API key as 'Authorization: Bearer <key>'."
         )
+    if _limited(request, "api-bad-key", "ip", settings.API_BAD_KEYS_PER_MINUTE_PER_IP, False):
+        return _error(
+            429, "rate_limited", "Too many wrong API keys from this address; wait a minute."
+        )
     key_store_id = api_key_authenticate(key=key)
     if key_store_id is None:
+        _limited(request, "api-bad-key", "ip", settings.API_BAD_KEYS_PER_MINUTE_PER_IP, True)
         return _error(401, "invalid_api_key", "This API key is unknown or revoked.")
+    if _limited(request, "api-reviews", _key_of, settings.API_REVIEWS_PER_MINUTE_PER_KEY, True):
+        return _error(
+            429, "rate_limited", "Too many reviews with this key this minute; send the rest later."
+        )
     if key_store_id != store.id:
         return _error(403, "wrong_store", "This API key belongs to another store.")
     too_large = _error(413, "too_large", f"A review must be under {MAX_REQUEST_BYTES} bytes.")

@@ -62,6 +62,10 @@ class Review(models.Model):
             models.Index(fields=["store", "created_at"], name="review_store_created"),
             models.Index(fields=["store", "product", "created_at"], name="review_store_product"),
             models.Index(fields=["store", "scored_at"], name="review_store_scored"),
+            # The sweep's query: unscored reviews by age, over only the unscored rows.
+            models.Index(
+                fields=["updated_at"], condition=Q(scored_at__isnull=True), name="review_unscored"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -42,6 +42,7 @@
   let everConnected = false;
   let stopped = false;
   let attempt = 0;
+  let retryAfterMs = 0;
   let retryTimer = null;
   let resetNotice = null;
   const seenMessageIds = new Set();
@@ -162,7 +163,10 @@
       return;
     }
     setState('reconnecting', STATUS.reconnecting);
-    retryTimer = setTimeout(connect, backoffDelay(attempt));
+    // A refused connect (too many from this network) says when to come back.
+    const delay = Math.max(backoffDelay(attempt), retryAfterMs);
+    retryAfterMs = 0;
+    retryTimer = setTimeout(connect, delay);
     attempt += 1;
   }
 
@@ -270,6 +274,9 @@
   }
 
   function onError(frame) {
+    if (frame.code === 'rate_limited' && Number.isFinite(frame.retry_after)) {
+      retryAfterMs = Math.min(BACKOFF_MAX_MS * 4, frame.retry_after * 1000);
+    }
     const text =
       typeof frame.message === 'string' && frame.message ? frame.message : 'Something went wrong.';
     appendNote(text, 'error');
