@@ -5,8 +5,8 @@ answer, so every pattern is followed by a validity check (Luhn for cards, ISO 70
 IBANs, digit counts and shape rules for phone numbers). Order numbers (``SD-10042``,
 ``#10042``), prices, dates and sizes are left alone.
 
-Kinds are replaced in a fixed order — email, IBAN, card, phone — so that a longer, checksummed
-number is claimed before the looser phone pattern could take part of it.
+Kinds are replaced in a fixed order — email, IBAN, card, security code, phone — so that a
+longer, checksummed number is claimed before the looser phone pattern could take part of it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 EMAIL = "email"
 IBAN = "iban"
 CARD = "card"
+CVV = "cvv"
 PHONE = "phone"
 
 _EMAIL = re.compile(
@@ -32,6 +33,12 @@ _IBAN = re.compile(
 _CARD = re.compile(r"(?<![\w#-])(?<![A-Za-z]{2}\d{2} )\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)")
 # Digits with single separators, optionally +/00 and a bracketed area code; checked afterwards.
 _PHONE = re.compile(r"(?<![\w#+.,/-])(?:\+|\(\+?)?\d[\d ().\-/]{5,24}\d(?![\w-]|[.,]\d)")
+# A card's security code: 3-4 digits only right after the word that names it ("cvv 123",
+# "CVC: 4567", "security code is 123"); a bare 3-digit number is left alone.
+_CVV = re.compile(
+    r"\b(?:cvv2?|cvc2?|cv2|csc|security\s+code)\b(?:\s*(?:is|:|=|-|#))?\s*\d{3,4}(?!\d)",
+    re.IGNORECASE,
+)
 _DATE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
 _PHONE_GROUPS = re.compile(r"[ ().\-/]+")
 _DOUBLE_SEPARATOR = re.compile(r"[ .\-/]{2,}")
@@ -39,9 +46,10 @@ _DOUBLE_SEPARATOR = re.compile(r"[ .\-/]{2,}")
 
 @dataclass(frozen=True)
 class Redacted:
-    """The text with PII replaced by ``[email]``, ``[phone]``, ``[card]``, ``[iban]``.
+    """The text with PII replaced by ``[email]``, ``[phone]``, ``[card]``, ``[cvv]``,
+    ``[iban]``.
 
-    ``kinds`` names the distinct kinds replaced, in the order email, iban, card, phone.
+    ``kinds`` names the distinct kinds replaced, in the order email, iban, card, cvv, phone.
     """
 
     text: str
@@ -110,12 +118,14 @@ def _replace(
 
 
 def redact(text: str) -> Redacted:
-    """Replace emails, IBANs, card numbers and phone numbers; everything else is kept."""
+    """Replace emails, IBANs, card numbers, card security codes and phone numbers; everything
+    else is kept."""
     kinds: list[str] = []
     steps: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = (
         (EMAIL, _EMAIL, lambda _: True),
         (IBAN, _IBAN, iban_valid),
         (CARD, _CARD, _card_valid),
+        (CVV, _CVV, lambda _: True),
         (PHONE, _PHONE, _phone_valid),
     )
     for kind, pattern, valid in steps:

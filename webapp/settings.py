@@ -263,6 +263,10 @@ CELERY_TASK_ROUTES = {"workers.tasks.retrain_model": {"queue": "training"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "check-review-alerts": {"task": "workers.tasks.check_review_alerts", "schedule": 15 * 60.0},
+    "purge-expired-conversations": {
+        "task": "workers.tasks.purge_expired_conversations",
+        "schedule": 3600.0,
+    },
     # Reviews saved while the broker was down (the API still answered 201) get scored here.
     "sweep-unscored-reviews": {
         "task": "workers.tasks.sweep_unscored_reviews",

@@ -88,6 +88,15 @@ def sweep_unscored_reviews() -> dict[str, int]:
     return {"queued": reviews_sweep_unscored()}
 
 
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def purge_expired_conversations() -> dict[str, int]:
+    """Periodic (beat, hourly): delete conversations past their store's retention, in short
+    batches. Safe to overlap or repeat."""
+    from webapp.chat.services import conversations_purge_expired
+
+    return {"deleted": conversations_purge_expired()}
+
+
 _priority_lowered = False
 
 

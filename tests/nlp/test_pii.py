@@ -15,6 +15,8 @@ from nlp.pii import find_emails, iban_valid, luhn_valid, redact
         ("5500-0000-0000-0004", "[card]", ("card",)),
         ("IBAN DE89 3704 0044 0532 0130 00 thanks", "IBAN [iban] thanks", ("iban",)),
         ("pay to gb82west12345698765432", "pay to [iban]", ("iban",)),
+        ("card 4111 1111 1111 1111 cvv 123", "card [card] [cvv]", ("card", "cvv")),
+        ("CVC: 4567 and the security code is 321", "[cvv] and the [cvv]", ("cvv",)),
         (
             "I'm a@b.io, card 4111111111111111, tel 0612345678",
             "I'm [email], card [card], tel [phone]",
@@ -40,6 +42,7 @@ def test_redacts(text, expected, kinds):
         "card 4111 1111 1111 1112",  # fails Luhn
         "DE89 3704 0044 0532 0130 01",  # fails mod-97
         "tracking 12345678",
+        "I ordered 123 mugs",  # a bare 3-digit number is not a security code
     ],
 )
 def test_leaves_non_pii_alone(text):

@@ -162,6 +162,8 @@ def _client(world, principal: str) -> Client:
 
 
 def _state(model: type[Model], store: Store) -> list[dict[str, Any]]:
+    if model is Store:
+        return list(Store.objects.filter(pk=store.pk).values())
     lookup = {"message__store": store} if model is MessageRating else {"store": store}
     rows = model._default_manager.filter(**lookup)
     return list(rows.order_by("pk").values())
@@ -450,3 +452,26 @@ def test_the_declared_policy_keeps_roles_apart():
         assert app in {"chat", "intents"} or action == "view", perm
     assert not any(perm.startswith(("reviews.", "mlops.", "stores.view_apikey")) for perm in agent)
     assert not any(perm.startswith("auth.") for perm in merchant | agent)
+
+
+@pytest.mark.parametrize("principal", list(PRINCIPALS))
+def test_store_settings_change_only_for_the_stores_merchants(world, principal):
+    """The store page (retention, training options) is changed by that store's merchants."""
+    client = _client(world, principal)
+    cases = []
+    for slug in STORES:
+        store = world["stores"][slug]
+        url = reverse("admin:stores_store_change", args=[store.pk])
+        form = {
+            "slug": store.slug,
+            "name": store.name,
+            "currency": store.currency,
+            "retention_days": "30",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        }
+        got = _effect(Store, store, lambda u=url, f=form: client.post(u, f))
+        cases.append(
+            (f"store {slug}: change", got, _allowed(principal, slug, "stores.change_store"))
+        )
+    assert _mismatches(cases) == []

@@ -8,6 +8,7 @@ intent" on every shopper message. Each button is a small POST view calling one s
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -29,7 +30,11 @@ from webapp.chat.models import (
     MessageRating,
     Role,
 )
-from webapp.chat.selectors import canned_replies, conversation_state_payload
+from webapp.chat.selectors import (
+    canned_replies,
+    conversation_state_payload,
+    conversations_export,
+)
 from webapp.chat.services import (
     ChatError,
     conversation_claim,
@@ -108,6 +113,20 @@ class ConversationAdmin(StoreScopedAdmin):
     exclude = ["token_hash", "slots", "low_confidence_turns"]
     inlines = [MessageInline]
     list_select_related = ["store", "agent"]
+    # A shopper's request for their data: export it; to erase it, "Delete selected".
+    actions = ["export_json"]
+
+    @admin.action(description="Export the selected conversations (JSON)", permissions=["view"])
+    def export_json(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
+        conversations = conversations_export(
+            conversation_ids=list(queryset.values_list("id", flat=True))
+        )
+        response = HttpResponse(
+            json.dumps({"conversations": conversations}, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="conversations.json"'
+        return response
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         # The queue order: escalated conversations, the longest waiting first; then the rest.

@@ -51,3 +51,50 @@ def escalation_queue_count(*, user: Any) -> int:
 
 def canned_replies(*, store_id: int) -> QuerySet[CannedReply]:
     return CannedReply.objects.filter(store_id=store_id).order_by("title")
+
+
+def conversations_export(*, conversation_ids: list[int]) -> list[dict[str, object]]:
+    """Everything kept about these conversations, for a shopper who asks for their data: the
+    messages as stored (redacted), their ratings, and the hand-off events."""
+    from webapp.chat.models import Conversation, MessageRating
+
+    conversations = (
+        Conversation.objects.filter(id__in=conversation_ids)
+        .select_related("store")
+        .prefetch_related("messages__author", "events")
+        .order_by("id")
+    )
+    ratings = {
+        rating.message_id: rating
+        for rating in MessageRating.objects.filter(message__conversation_id__in=conversation_ids)
+    }
+    exported = []
+    for conversation in conversations:
+        messages = []
+        for message in sorted(conversation.messages.all(), key=lambda m: m.id):
+            entry: dict[str, object] = {
+                "role": message.role,
+                "text": message.text,
+                "created_at": message.created_at.isoformat(),
+            }
+            if message.author_id:
+                entry["author"] = agent_display_name(message.author)
+            rating = ratings.get(message.id)
+            if rating is not None:
+                entry["rating"] = {"value": rating.value, "comment": rating.comment}
+            messages.append(entry)
+        exported.append(
+            {
+                "id": conversation.id,
+                "store": conversation.store.slug,
+                "state": conversation.state,
+                "created_at": conversation.created_at.isoformat(),
+                "last_activity_at": conversation.last_activity_at.isoformat(),
+                "messages": messages,
+                "events": [
+                    {"event": e.event, "to": e.to_state, "created_at": e.created_at.isoformat()}
+                    for e in sorted(conversation.events.all(), key=lambda e: e.id)
+                ],
+            }
+        )
+    return exported

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +37,8 @@ from webapp.common.text import text_storable
 from webapp.stores.models import Store
 from webapp.stores.permissions import InStore
 from webapp.stores.selectors import store_get_by_slug
+
+logger = logging.getLogger(__name__)
 
 
 class ChatError(ValueError):
@@ -505,7 +508,42 @@ def message_rate(
     ).first()
     if message is None:
         raise ChatError("There is no such answer in this conversation.", code="unknown_message")
+    from nlp.pii import redact
+
+    # Shoppers type anything into a comment, card numbers and phone numbers included: it is
+    # stored redacted, like their messages.
+    stored = redact(text_storable(comment)).text.strip()
     rating, _ = MessageRating.objects.update_or_create(
-        message=message, defaults={"value": value, "comment": comment.strip()}
+        message=message, defaults={"value": value, "comment": stored}
     )
     return rating
+
+
+PURGE_BATCH = 500
+
+
+def conversations_purge_expired(*, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete the conversations (messages, ratings and events with them) of every store whose
+    last activity is older than the store's ``retention_days`` (0: kept); the number deleted.
+
+    In batches of ``batch``, each its own short transaction, so a purge of a large backlog
+    never holds locks the chat is waiting for. Training examples made from their messages stay
+    (their link is cleared; their text was stored redacted).
+    """
+    from webapp.stores.models import Store
+
+    now = now or timezone.now()
+    deleted = 0
+    for store_id, days in Store.objects.filter(retention_days__gt=0).values_list(
+        "id", "retention_days"
+    ):
+        expired = Conversation.objects.filter(
+            store_id=store_id, last_activity_at__lt=now - timedelta(days=days)
+        )
+        while ids := list(expired.order_by("id").values_list("id", flat=True)[:batch]):
+            with transaction.atomic():
+                Conversation.objects.filter(id__in=ids).delete()
+            deleted += len(ids)
+    if deleted:
+        logger.info("retention: deleted %d expired conversation(s)", deleted)
+    return deleted

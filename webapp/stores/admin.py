@@ -13,9 +13,24 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "currency", "train_on_confirmed_answers", "created_at"]
+    list_display = [
+        "slug", "name", "currency", "retention_days", "train_on_confirmed_answers", "created_at",
+    ]  # fmt: skip
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return [] if request.user.is_superuser else ["slug"]
+
+    def has_view_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return request.user.has_perm("stores.view_store", obj) or self.has_change_permission(
+            request, obj
+        )
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        """Decided in the store itself: a merchant here, not an agent here who is a merchant
+        elsewhere."""
+        return request.user.has_perm("stores.change_store", obj)
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         from webapp.mlops.schedules import training_schedules_ensure

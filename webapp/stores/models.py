@@ -21,6 +21,12 @@ class Store(models.Model):
         help_text="Retraining also learns from shopper messages whose bot answer the shopper "
         "rated helpful, labelled with the intent the bot gave them",
     )
+    retention_days = models.PositiveIntegerField(
+        default=365,
+        help_text="Conversations with no activity for this many days are deleted, with their "
+        "messages and ratings (training examples made from them are kept, redacted); 0 keeps "
+        "them",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

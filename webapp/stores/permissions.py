@@ -81,10 +81,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "stores.view_apikey",
         "stores.change_apikey",  # revoke
         "stores.view_store",
+        "stores.change_store",  # its name, currency, retention and training options
+        "chat.delete_conversation",  # a shopper's request to erase their conversations
+        "chat.delete_messagerating",  # ... which deletes their ratings with them
     ),
     Role.AGENT: _perms(
         "chat.view_conversation",
         "chat.change_conversation",  # claim, reply, hand back, resolve
+        "chat.delete_conversation",  # a shopper's request to erase their conversations
+        "chat.delete_messagerating",  # ... which deletes their ratings with them
+        "chat.view_messagerating",  # the shopper's thumbs and comments on the bot's answers
         "chat.view_cannedreply",
         "intents.view_intentexample",
         "intents.add_intentexample",
