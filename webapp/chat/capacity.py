@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from webapp.chat.events import serving_loop
+from webapp.common.observability import TURNS_WAITING
 
 R = TypeVar("R")
 
@@ -140,6 +141,7 @@ class TurnGate:
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        TURNS_WAITING.set(len(self._waiters))
         try:
             await waiter  # release() hands its slot over: ``running`` is counted for us
         except asyncio.CancelledError:
@@ -147,12 +149,14 @@ class TurnGate:
                 self.release()  # the slot was handed to us as we were cancelled
             else:
                 self._waiters.remove(waiter)
+                TURNS_WAITING.set(len(self._waiters))
             raise
 
     def release(self) -> None:
         self._finished.append(time.monotonic())
         while self._waiters:
             waiter = self._waiters.popleft()
+            TURNS_WAITING.set(len(self._waiters))
             if not waiter.done():
                 waiter.set_result(None)
                 return

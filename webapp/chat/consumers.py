@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,6 +30,7 @@ from webapp.chat.services import (
     message_text_clean,
     shopper_message_post,
 )
+from webapp.common.observability import BUSY, REPLY_SECONDS, conversation_id_var
 from webapp.common.ratelimit import Decision, TokenBucket, client_ip, window_allows
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,14 @@ BUSY_HANDOFF = (
     "I'm answering a great many shoppers at once right now, so I've asked a member of our "
     "team to pick up your message."
 )
+
+
+_BUSY_KINDS = {
+    BUSY_QUEUED: "queued",
+    BUSY_FULL: "full",
+    BUSY_TOO_FAST: "too_fast",
+    BUSY_HANDOFF: "handoff",
+}
 
 
 class ChatConsumer(ConversationSocket):
@@ -256,7 +266,9 @@ class ChatConsumer(ConversationSocket):
             # A whole round of turns ahead: say so rather than leave the shopper guessing.
             await self.send_busy(BUSY_QUEUED, queued=True)
         await self.send_typing(True)
-        task = asyncio.create_task(self.bot_turn(gate, posted.message.id, posted.raw_text))
+        task = asyncio.create_task(
+            self.bot_turn(gate, posted.message.id, posted.raw_text, time.monotonic())
+        )
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
 
@@ -294,18 +306,23 @@ class ChatConsumer(ConversationSocket):
             {"type": "rated", "message_id": rating.message_id, "value": rating.value}
         )
 
-    async def bot_turn(self, gate: TurnGate, message_id: int, raw_text: str) -> None:
+    async def bot_turn(
+        self, gate: TurnGate, message_id: int, raw_text: str, started: float
+    ) -> None:
+        conversation_id_var.set(self.conversation_id)  # this task's logs name the conversation
         async with self._turn_lock:
             await gate.acquire()
             try:
                 # In the turns' pool, beside other conversations' database work and never on
                 # the event loop; the model calls in it wait for their shared forward pass.
-                await in_turn_thread(
+                reply = await in_turn_thread(
                     bot_reply,
                     conversation_id=self.conversation_id,
                     message_id=message_id,
                     raw_text=raw_text,
                 )
+                if reply is not None:
+                    REPLY_SECONDS.observe(time.monotonic() - started)
             except Exception:
                 logger.exception("bot reply failed for message %s", message_id)
                 # Via our own channel, so it arrives after the echo already queued there.
@@ -323,6 +340,7 @@ class ChatConsumer(ConversationSocket):
                 await self.send_typing(False)
 
     async def send_busy(self, message: str, *, queued: bool) -> None:
+        BUSY.labels(kind=_BUSY_KINDS.get(message, "other")).inc()
         await self.send_json({"type": "busy", "queued": queued, "message": message})
 
     async def send_typing(self, active: bool) -> None:

@@ -32,6 +32,7 @@ from webapp.chat.models import (
     agent_display_name,
 )
 from webapp.chat.selectors import conversation_history, conversation_state_payload
+from webapp.common.observability import REPLIES, observe_escalation
 from webapp.common.readiness import readiness_wait
 from webapp.common.text import text_storable
 from webapp.stores.models import Store
@@ -316,6 +317,7 @@ def bot_reply(
         send_message_event_on_commit(conversation_id=conversation_id, payload=message.as_payload())
         if reply.escalate:
             _transition(conversation, states.ESCALATE, reason=reply.escalate)
+    REPLIES.labels(action=reply.action or ("unsure" if reply.unsure else "other")).inc()
     return message
 
 
@@ -345,6 +347,7 @@ def _transition(
     if event == states.ESCALATE:
         conversation.escalated_at = now
         conversation.escalation_reason = reason[:200]
+        observe_escalation(reason)
     if event == states.CLAIM:
         conversation.agent = actor
         if conversation.escalated_at is None:
