@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import shutil
 import tempfile
 import time
@@ -45,6 +46,8 @@ IDLE_TURNS = 200
 
 def setup(workdir: Path) -> None:
     os.environ["DATABASE_URL"] = _bench_database(BENCH_DB)
+    # A deployment's settings (DEBUG off): one key for this bench's processes.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ["MODEL_DIR"] = str(workdir / "models")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
     os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")

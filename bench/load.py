@@ -49,6 +49,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -232,6 +233,9 @@ def base_environment(config: LoadConfig) -> dict[str, str]:
             # Every simulated shopper connects from 127.0.0.1: the per-IP flood limit would
             # refuse the crowd this bench is about (override with --compare to measure it).
             "CHAT_CONNECTS_PER_MINUTE_PER_IP": "0",
+            # A deployment's settings (DEBUG off) over plain HTTP on loopback.
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+            "SECURE_SSL_REDIRECT": "0",
         }
     )
     if not config.embedded:

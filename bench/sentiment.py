@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -249,6 +250,8 @@ def _time_scoring(store_id: int, ids: list[int], name: str) -> float:
 def throughput(total: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="shopdesk-bench-sentiment-"))
     os.environ["DATABASE_URL"] = _bench_database()
+    # A deployment's settings (DEBUG off): one key for this bench's processes.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ["MODEL_DIR"] = str(workdir / "models")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
     os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")

@@ -9,6 +9,7 @@ workers. A bad value stops start-up with a message naming the variable.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -26,14 +27,40 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: scripts/demo turns it on for the one-command demo, nothing else does.
+DEBUG = env_bool("DEBUG", False)
+# Services mode (PostgreSQL and friends) is what gets deployed; the embedded default runs on
+# one machine from a checkout.
+_SERVICES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 _EMBEDDED_SECRET = "embedded-demo-secret-not-for-production-use-0123456789abcdef"
+
+
+def _checkout_secret_key() -> str:
+    """The embedded default's own random key, made on first start and kept in var/ (every
+    process of this checkout reads the same one)."""
+    path = VAR_DIR / "secret_key"
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = _EMBEDDED_SECRET
+    if DEBUG:
+        SECRET_KEY = _EMBEDDED_SECRET
+    elif _SERVICES:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off and DATABASE_URL is set (every process "
+            "of the deployment needs the same one)"
+        )
+    else:
+        SECRET_KEY = _checkout_secret_key()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -58,6 +85,7 @@ INSTALLED_APPS = [
     "webapp.reviews",
     "webapp.demo",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -200,6 +229,25 @@ if REDIS_URL:
         }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# Scripts only from our own origin (every page's JS is a static file; data travels in
+# json_script blocks), never inline, never eval; sockets and fetches to our own origin; no
+# framing. Styles allow inline: Plotly sizes its charts with style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Brute force and floods -----------------------------------------------------------------
 # The admin login: after AXES_FAILURE_LIMIT wrong passwords for one username from one address,
@@ -403,16 +451,20 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "webapp.common.staticfinders.PackagedFileFinder",  # plotly.min.js from plotly's wheel
 ]
-WHITENOISE_USE_FINDERS = DEBUG
-if DEBUG:
-    # WhiteNoise serves from the finders in DEBUG but warns when STATIC_ROOT is missing.
+# Collected (collectstatic, as the Docker image does): hashed names from the manifest, served
+# by WhiteNoise with far-future caching. Not collected (a checkout): straight from the apps.
+# (STATIC_COLLECTED=1 forces it: collectstatic itself runs before there is a manifest.)
+_COLLECTED = env_bool("STATIC_COLLECTED", (STATIC_ROOT / "staticfiles.json").exists())
+WHITENOISE_USE_FINDERS = not _COLLECTED
+if not _COLLECTED:
+    # WhiteNoise serves from the finders then, but warns when STATIC_ROOT is missing.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if not _COLLECTED
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -424,8 +476,9 @@ USE_I18N = True
 USE_TZ = True
 LOGIN_URL = "/admin/login/"
 
-# --- Production hardening (all on when DEBUG is off; passes `manage.py check --deploy`) ------
-if not DEBUG:
+# --- Production hardening (services mode with DEBUG off; passes `manage.py check --deploy`) ---
+# The embedded default serves plain HTTP on one machine; a deployment sits behind TLS.
+if not DEBUG and _SERVICES:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

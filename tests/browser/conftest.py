@@ -84,3 +84,14 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+def watch_errors(page, errors: list[str]) -> None:
+    """Collect the page's uncaught errors and every Content-Security-Policy refusal."""
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )

@@ -6,7 +6,7 @@ The server is the real thing: daphne serving webapp.asgi on a free port, in the 
 
 from __future__ import annotations
 
-from tests.browser.conftest import BROWSER_MARKS
+from tests.browser.conftest import BROWSER_MARKS, watch_errors
 
 pytestmark = BROWSER_MARKS
 
@@ -14,7 +14,7 @@ pytestmark = BROWSER_MARKS
 def test_shopper_asks_about_shipping_and_gets_a_sourced_answer(demo_server, browser):
     page = browser.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    watch_errors(page, errors)
     page.goto(f"{demo_server}/s/demo/")
     assert page.locator(".product-card, article").first.is_visible()
     page.click("#chat-launcher")

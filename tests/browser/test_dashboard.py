@@ -6,7 +6,7 @@ Plotly is served from the installed wheel, so the charts draw without any networ
 
 from __future__ import annotations
 
-from tests.browser.conftest import BROWSER_MARKS
+from tests.browser.conftest import BROWSER_MARKS, watch_errors
 
 pytestmark = BROWSER_MARKS
 
@@ -16,7 +16,7 @@ WAIT_MS = 60_000
 def test_merchant_sees_the_charts_and_can_filter(demo_server, browser):
     page = browser.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    watch_errors(page, errors)
     page.goto(f"{demo_server}/dashboard/")
     page.fill("#id_username", "merchant")
     page.fill("#id_password", "merchant-demo")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import BROWSER_MARKS
+from tests.browser.conftest import BROWSER_MARKS, watch_errors
 
 pytestmark = BROWSER_MARKS
 
@@ -32,7 +32,7 @@ def test_agent_takes_over_replies_live_and_hands_back(demo_server, browser):
     agent = agent_context.new_page()
     errors: list[str] = []
     for page in (shopper, agent):
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        watch_errors(page, errors)
 
     shopper.goto(f"{demo_server}/s/demo/")
     shopper.click("#chat-launcher")

@@ -304,3 +304,22 @@ def chat_server(
         yield server
     finally:
         _stop(process)
+
+
+def throwaway_redis(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """A Redis server of the test's own on ``port`` (no persistence), for drills that stop and
+    restart it; the machine's shared Redis is never touched."""
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    wait_until(lambda: redis_pings(port), timeout=20, what="the throw-away redis")
+    return process
+
+
+def redis_pings(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping())
+    except redis.exceptions.ConnectionError:
+        return False

@@ -9,11 +9,9 @@ answered 201 with JSON, none lost or doubled, all scored by the sweep soon after
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +19,10 @@ from tests.factories import make_product, make_store
 from tests.integration.conftest import (
     _stop,
     _worker_environment,
+    redis_pings,
     start_celery_worker,
     stop_celery_worker,
+    throwaway_redis,
     wait_until,
 )
 from tests.servers import free_port, start_daphne
@@ -30,35 +30,6 @@ from webapp.reviews.models import Review
 from webapp.stores.services import api_key_create
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _redis(port: int, log: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    wait_until(lambda: _pings(port), timeout=20, what="the throw-away redis")
-    return process
-
-
-def _pings(port: int) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping())
-    except redis.exceptions.ConnectionError:
-        return False
 
 
 def _post(port: int, key: str, body: dict) -> tuple[int, dict, float]:
@@ -90,14 +61,14 @@ def test_reviews_posted_while_the_broker_is_down_are_kept_and_scored_after(
         "REVIEW_SWEEP_SECONDS": "2",
         "REVIEW_SWEEP_GRACE_SECONDS": "1",
     }
-    redis_server = _redis(broker_port, tmp_path / "redis.log")
+    redis_server = throwaway_redis(broker_port, tmp_path / "redis.log")
     web = start_daphne(_worker_environment(settings, extra), tmp_path / "daphne.log", web_port)
     worker = None
     try:
         wait_until(lambda: _up(web_port), timeout=60, what="daphne")
         redis_server.terminate()
         redis_server.wait(timeout=10)
-        assert not _pings(broker_port)
+        assert not redis_pings(broker_port)
 
         texts = ["Terrible: it broke after a day.", "Lovely kettle, boils fast.", "Awful lid."]
         answers = [_post(web_port, key, {"sku": "KET-1", "rating": 3, "body": t}) for t in texts]
@@ -107,7 +78,7 @@ def test_reviews_posted_while_the_broker_is_down_are_kept_and_scored_after(
         assert Review.objects.filter(store=store).count() == 3
         assert not Review.objects.filter(store=store, scored_at__isnull=False).exists()
 
-        redis_server = _redis(broker_port, tmp_path / "redis.log")
+        redis_server = throwaway_redis(broker_port, tmp_path / "redis.log")
         back = time.monotonic()
         worker = start_celery_worker(
             request, settings, tmp_path / "worker.log", environment=extra, beat=True

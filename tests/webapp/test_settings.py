@@ -54,8 +54,14 @@ def test_bad_value_fails_at_start_naming_the_variable(variable, value):
     assert "ImproperlyConfigured" in result.stderr
 
 
-def test_production_requires_a_secret_key():
-    result = _run(["check"], DEBUG="0")
+def test_debug_is_off_unless_asked_for():
+    code = "from django.conf import settings as s; print(s.DEBUG, len(s.SECRET_KEY) >= 50)"
+    assert _run(["shell", "-v", "0", "-c", code]).stdout.split() == ["False", "True"]
+    assert _run(["shell", "-v", "0", "-c", code], DEBUG="1").stdout.split()[0] == "True"
+
+
+def test_a_deployment_requires_a_secret_key():
+    result = _run(["check"], DATABASE_URL="postgres://u@db:5432/shop")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
@@ -63,7 +69,7 @@ def test_production_requires_a_secret_key():
 def test_production_settings_pass_check_deploy():
     result = _run(
         ["check", "--deploy", "--fail-level", "WARNING"],
-        DEBUG="0",
+        DATABASE_URL="postgres://u@db:5432/shop",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="shop.example.com",
     )
@@ -89,6 +95,7 @@ def test_service_urls_switch_backends():
         DATABASE_URL="postgres://u@db:5432/shop",
         REDIS_URL="redis://cache:6379/0",
         CELERY_BROKER_URL="amqp://guest@mq//",
+        SECRET_KEY=secrets.token_urlsafe(50),
     )
     assert services.stdout.split() == [
         "django.db.backends.postgresql",
