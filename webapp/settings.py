@@ -155,7 +155,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 16, minimum=0)
     if DB_POOL_MAX_SIZE and DATABASES["default"].get("CONN_MAX_AGE"):
         raise ImproperlyConfigured("DB_POOL_MAX_SIZE needs DB_CONN_MAX_AGE=0 (or 0 for no pool)")
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = not DB_POOL_MAX_SIZE
+    # Checked when borrowed (one empty query): after PostgreSQL restarts, the pool's dead
+    # connections are replaced instead of failing the next turns that borrow them.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DB_POOL_MAX_SIZE:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, DB_POOL_MAX_SIZE),

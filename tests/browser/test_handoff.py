@@ -54,10 +54,8 @@ def test_agent_takes_over_replies_live_and_hands_back(demo_server, browser):
 
     agent.click("#console-claim")
     agent.wait_for_selector("#agent-console[data-state='agent']", timeout=WAIT_MS)
-    shopper.wait_for_function(
-        "document.querySelector('#chat-handoff').textContent.includes('chatting with')",
-        timeout=WAIT_MS,
-    )
+    # Locators, not wait_for_function: the page's CSP refuses evaluated strings.
+    shopper.locator("#chat-handoff", has_text="chatting with").wait_for(timeout=WAIT_MS)
 
     agent.wait_for_selector("#agent-console[data-connected='true']", timeout=WAIT_MS)
     agent.fill("#console-input", "Hi, this is our agent. How can I help?")
@@ -91,10 +89,7 @@ def test_agent_takes_over_replies_live_and_hands_back(demo_server, browser):
 
     shopper.fill("#chat-input", "how much does shipping cost?")
     shopper.keyboard.press("Enter")
-    shopper.wait_for_function(
-        f"document.querySelectorAll('#chat-log .message.bot').length > {bots_before}",
-        timeout=WAIT_MS,
-    )
+    shopper.locator("#chat-log .message.bot").nth(bots_before).wait_for(timeout=WAIT_MS)
     answer = shopper.locator("#chat-log .message.bot").last.inner_text()
     assert re.search(r"€4[.,]95", answer)
     assert errors == []

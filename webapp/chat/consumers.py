@@ -13,6 +13,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from webapp.chat.capacity import TurnGate, in_db_thread, in_turn_thread, turn_gate
 from webapp.chat.events import conversation_group, group_send_in_order, pending_group
@@ -252,6 +253,14 @@ class ChatConsumer(ConversationSocket):
             )
         except ChatError as exc:
             await self.send_error(exc.code, str(exc))
+            return
+        except DatabaseError:
+            # The database is away (restarting, failing over): say so, keep the socket open;
+            # the widget marks the message unsent so the shopper can send it again.
+            logger.exception("saving a shopper message failed")
+            await self.send_error(
+                "not_saved", "Your message couldn't be saved just now. Please send it again."
+            )
             return
         if not posted.bot_answers:
             return
