@@ -20,6 +20,7 @@ from webapp.chat.events import conversation_group, group_send_in_order, pending_
 from webapp.chat.selectors import conversation_history
 from webapp.chat.services import (
     ChatError,
+    OpenedConversation,
     agent_message_post,
     bot_reply,
     check_agent_access,
@@ -103,6 +104,7 @@ class ChatConsumer(ConversationSocket):
     store_id: int | None = None
     token: str | None = None
     pending_group: str | None = None
+    _awaiting_resume = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,12 +116,16 @@ class ChatConsumer(ConversationSocket):
         self._messages = TokenBucket(settings.CHAT_MESSAGES_PER_MINUTE, settings.CHAT_MESSAGE_BURST)
 
     async def connect(self) -> None:
-        slug = self.scope["url_route"]["kwargs"]["store_slug"]
+        """Open the socket. A returning shopper's token comes in the first frame
+        (``?resume=1``, then ``{"type": "resume", "token": ...}``), where no proxy logs it;
+        ``?token=`` in the URL still works for older widgets."""
+        resume = _query_param(self.scope, "resume") == "1"
         opened = await in_db_thread(
             _connect_unless_flooding,
             ip=client_ip(self.scope),
-            store_slug=slug,
-            token=_query_param(self.scope, "token"),
+            store_slug=self._slug,
+            token=None if resume else _query_param(self.scope, "token"),
+            open_now=not resume,
         )
         await self.accept()
         if isinstance(opened, Decision):
@@ -134,8 +140,32 @@ class ChatConsumer(ConversationSocket):
             )
             await self.close(code=CLOSE_RATE_LIMITED)
             return
+        if resume:
+            self._awaiting_resume = True  # the first frame carries the token
+            return
+        await self._opened(opened)
+
+    @property
+    def _slug(self) -> str:
+        return str(self.scope["url_route"]["kwargs"]["store_slug"])
+
+    async def resume(self, frame: dict[str, Any]) -> None:
+        """The first frame after ``?resume=1``: open the conversation its token names (a fresh
+        one when the token is missing, unknown or expired, as at connect)."""
+        self._awaiting_resume = False
+        token = frame.get("token") if frame.get("type") == "resume" else None
+        opened = await in_db_thread(
+            conversation_connect,
+            store_slug=self._slug,
+            token=token if isinstance(token, str) and len(token) <= 512 else None,
+        )
+        await self._opened(opened)
+        if frame.get("type") != "resume":
+            await self.dispatch_frame(frame)  # an older client: its first frame is a message
+
+    async def _opened(self, opened: OpenedConversation | None) -> None:
         if opened is None:
-            await self.send_error("unknown_store", f"There is no store called {slug!r}.")
+            await self.send_error("unknown_store", f"There is no store called {self._slug!r}.")
             await self.close(code=CLOSE_UNKNOWN_STORE)
             return
         self.store_id = opened.store_id
@@ -194,7 +224,7 @@ class ChatConsumer(ConversationSocket):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.store_id is None:
+        if self.store_id is None and not self._awaiting_resume:
             return
         if text_data is None:
             await self.send_error("bad_frame", "Frames must be JSON text, not binary.")
@@ -213,6 +243,12 @@ class ChatConsumer(ConversationSocket):
         if not isinstance(frame, dict):
             await self.send_error("bad_frame", "A frame must be a JSON object with a type.")
             return
+        if self._awaiting_resume:
+            await self.resume(frame)
+            return
+        await self.dispatch_frame(frame)
+
+    async def dispatch_frame(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == "ping":
             await self.send_json({"type": "pong"})
         elif frame.get("type") in {"message", "rate"}:
@@ -363,15 +399,20 @@ class ChatConsumer(ConversationSocket):
         await self.send_error(event["code"], event["message"])
 
 
-def _connect_unless_flooding(*, ip: str, store_slug: str, token: str | None) -> Any:
+def _connect_unless_flooding(
+    *, ip: str, store_slug: str, token: str | None, open_now: bool = True
+) -> Any:
     """The connect's one database call, after the per-IP count (a ``Decision`` when refused:
-    a flood costs a cache increment, no query)."""
+    a flood costs a cache increment, no query). ``open_now`` False: the token follows in the
+    first frame, so nothing is read yet."""
     allowed = window_allows(
         "chat-connect", ip, limit=settings.CHAT_CONNECTS_PER_MINUTE_PER_IP, window_s=60
     )
     if not allowed.allowed:
         logger.warning("chat connect refused: %s over the per-IP limit", ip)
         return allowed
+    if not open_now:
+        return None
     return conversation_connect(store_slug=store_slug, token=token)
 
 

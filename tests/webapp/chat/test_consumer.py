@@ -328,3 +328,40 @@ async def test_rating_a_bot_answer(encoder):
         await communicator.disconnect()
     rating = await database_sync_to_async(lambda: MessageRating.objects.get())()
     assert (rating.value, rating.comment) == ("down", "vague")
+
+
+async def test_the_token_can_come_in_the_first_frame_instead_of_the_url(encoder):
+    """``?resume=1`` then ``{"type": "resume", "token"}``: no token in a URL a proxy logs."""
+    await _store_with_index()
+    first = await _connect()
+    try:
+        token = (await first.receive_json_from(timeout=FRAME_TIMEOUT))["token"]
+        await _turn(first, "do you take paypal?")
+    finally:
+        await first.disconnect()
+    second = await _connect("/ws/chat/acme/?resume=1")
+    try:
+        assert await second.receive_nothing(timeout=0.3)  # waits for the token
+        await second.send_json_to({"type": "resume", "token": token})
+        hello = await second.receive_json_from(timeout=FRAME_TIMEOUT)
+        assert (hello["type"], hello["resumed"], hello["token"]) == ("conversation", True, token)
+        assert [m["role"] for m in hello["history"]] == ["shopper", "bot"]
+    finally:
+        await second.disconnect()
+    # A wrong token gets a fresh conversation, as in the URL; an older client that sends a
+    # message first gets a fresh one and its message handled.
+    third = await _connect("/ws/chat/acme/?resume=1")
+    try:
+        await third.send_json_to({"type": "resume", "token": "forged"})
+        hello = await third.receive_json_from(timeout=FRAME_TIMEOUT)
+        assert hello["resumed"] is False
+        assert hello["token"] != token
+    finally:
+        await third.disconnect()
+    fourth = await _connect("/ws/chat/acme/?resume=1")
+    try:
+        frames = await _turn(fourth, "how long does shipping take?")
+        assert frames[0]["type"] == "conversation"
+        assert frames[-1]["role"] == "bot"
+    finally:
+        await fourth.disconnect()

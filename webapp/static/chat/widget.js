@@ -84,11 +84,10 @@
 
   // --- connection ----------------------------------------------------------------------------
 
-  function socketUrl() {
+  function socketUrl(resuming) {
     const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-    const token = readToken();
-    const query = token ? `?token=${encodeURIComponent(token)}` : '';
-    return `${scheme}${location.host}${WS_PATH}${query}`;
+    // A returning shopper's token goes in the first frame, never in the URL (proxies log URLs).
+    return `${scheme}${location.host}${WS_PATH}${resuming ? '?resume=1' : ''}`;
   }
 
   function isConnected() {
@@ -117,13 +116,17 @@
     else setState('connecting', STATUS.connecting);
 
     let ws;
+    const token = readToken();
     try {
-      ws = new WebSocket(socketUrl());
+      ws = new WebSocket(socketUrl(Boolean(token)));
     } catch {
       scheduleReconnect();
       return;
     }
     socket = ws;
+    if (token) {
+      ws.addEventListener('open', () => ws.send(JSON.stringify({ type: 'resume', token })));
+    }
     // Events from a socket we have already replaced or dropped must not touch the UI.
     ws.addEventListener('message', (event) => {
       if (socket === ws) handleFrame(event.data);
