@@ -13,7 +13,9 @@ def _compose() -> dict:
 
 def test_every_role_is_a_service_with_healthchecks_where_others_wait():
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "trainer", "beat"}
+    assert set(services) == {
+        "proxy", "postgres", "redis", "migrate", "web", "worker", "trainer", "beat",
+    }  # fmt: skip
     for name in ("postgres", "redis", "web", "worker", "trainer"):
         assert "healthcheck" in services[name], name
     for name in ("web", "worker", "trainer", "beat"):
@@ -55,3 +57,14 @@ def test_web_is_healthy_only_when_warm_and_the_trainer_does_not_warm_every_model
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
     assert services["trainer"]["environment"]["WARMUP_ON_START"] == "0"
     assert services["trainer"]["environment"]["DATABASE_URL"].startswith("postgres://")
+
+
+def test_only_the_proxy_is_published_and_web_trusts_its_headers():
+    """Shoppers reach web through nginx (docker/nginx.conf), which refuses floods first."""
+    services = _compose()["services"]
+    assert services["proxy"]["ports"] == ["8000:8080"]
+    assert "ports" not in services["web"]
+    assert "--proxy-headers" in services["web"]["command"]
+    conf = (DOCKER / "nginx.conf").read_text()
+    assert "limit_req zone=chat_connects" in conf
+    assert "server web:8000;" in conf

@@ -119,10 +119,11 @@ class ChatConsumer(ConversationSocket):
         """Open the socket. A returning shopper's token comes in the first frame
         (``?resume=1``, then ``{"type": "resume", "token": ...}``), where no proxy logs it;
         ``?token=`` in the URL still works for older widgets."""
+        ip = client_ip(self.scope)
         resume = _query_param(self.scope, "resume") == "1"
         opened = await in_db_thread(
             _connect_unless_flooding,
-            ip=client_ip(self.scope),
+            ip=ip,
             store_slug=self._slug,
             token=None if resume else _query_param(self.scope, "token"),
             open_now=not resume,

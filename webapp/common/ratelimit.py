@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.cache import cache
 
@@ -71,8 +72,58 @@ class TokenBucket:
         return Decision(False, max(1, math.ceil((1.0 - self.tokens) / rate)))
 
 
+class LocalWindows:
+    """Per-process fixed-window counts, checked on the event loop with no I/O at all: the
+    first line against a flood, before the shared count in the cache."""
+
+    def __init__(self, window_s: int = 60, max_keys: int = 100_000) -> None:
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def hit(self, key: str) -> int:
+        """Count one hit for ``key``; the count in the current window, this one included."""
+        window = int(time.time() // self.window_s)
+        seen, count = self._counts.get(key, (window, 0))
+        count = count + 1 if seen == window else 1
+        if len(self._counts) >= self.max_keys and key not in self._counts:
+            self._counts = {k: v for k, v in self._counts.items() if v[0] == window}
+        self._counts[key] = (window, count)
+        return count
+
+
 def client_ip(scope: dict) -> str:
     """The client address of an ASGI scope (behind a proxy, run the server with its proxy-header
     option so that this is the shopper's address, not the proxy's)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
+
+
+# Connects from one address beyond this many times the per-minute limit, counted in this
+# process, are refused at the handshake (HTTP 403) by ``FloodGate``, without a frame.
+FLOOD_FACTOR = 2
+
+
+class FloodGate:
+    """ASGI middleware in front of a websocket route: an address far over its connect limit
+    (``FLOOD_FACTOR`` x ``limit()`` in this process's own count) is refused at the handshake
+    before anything else runs: no consumer, no channel-layer channel, no session, no cache
+    round trip. Closer to the limit the consumer refuses with an explanatory frame."""
+
+    def __init__(self, application: Any, limit: Any) -> None:
+        self.application = application
+        self.limit = limit
+        self.windows = LocalWindows()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
+        limit = self.limit()
+        if (
+            scope["type"] == "websocket"
+            and limit
+            and (self.windows.hit(client_ip(scope)) > FLOOD_FACTOR * limit)
+        ):
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.close"})
+            return None
+        return await self.application(scope, receive, send)

@@ -48,6 +48,14 @@ async def test_connects_over_the_per_address_limit_are_refused_with_a_frame(sett
         "type": "websocket.close",
         "code": CLOSE_RATE_LIMITED,
     }
+    # Far over the limit (twice it, in this process), the handshake itself is refused.
+    for _ in range(2):  # connects 5 and 6: still the frame
+        extra = _socket(flooder)
+        await extra.connect()
+        assert (await extra.receive_json_from(timeout=10))["code"] == "rate_limited"
+    flood = _socket(flooder)
+    connected, _ = await flood.connect()
+    assert connected is False
     # Another address, and the sockets already open, are not affected.
     other = _socket(neighbour)
     await other.connect()
