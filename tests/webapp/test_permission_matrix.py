@@ -475,3 +475,29 @@ def test_store_settings_change_only_for_the_stores_merchants(world, principal):
             (f"store {slug}: change", got, _allowed(principal, slug, "stores.change_store"))
         )
     assert _mismatches(cases) == []
+
+
+@pytest.mark.parametrize("principal", list(PRINCIPALS))
+def test_the_review_api_answers_to_keys_never_to_logins(world, principal):
+    """A session (even a superuser's) gives no access to the review API; only a store's own
+    key posts to it, and to no other store."""
+    client = _client(world, principal)
+    body = '{"sku": "a-1", "rating": 4, "body": "Good."}'
+    url = "/api/stores/{}/reviews/"
+    key_a = api_key_create(store=world["stores"]["a"], name="matrix")[1]
+    answers = {
+        "no key": client.post(url.format("a"), body, content_type="application/json"),
+        "a's key on b": client.post(
+            url.format("b"), body, content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key_a}",
+        ),
+        "a's key on a": client.post(
+            url.format("a"), body, content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key_a}",
+        ),
+    }  # fmt: skip
+    assert {name: r.status_code for name, r in answers.items()} == {
+        "no key": 401,
+        "a's key on b": 403,
+        "a's key on a": 201,
+    }
