@@ -128,13 +128,10 @@ class ConversationAdmin(StoreScopedAdmin):
         response["Content-Disposition"] = 'attachment; filename="conversations.json"'
         return response
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
-        # The queue order: escalated conversations, the longest waiting first; then the rest.
-        return (
-            super()
-            .get_queryset(request)
-            .order_by(F("escalated_at").asc(nulls_last=True), "-last_activity_at")
-        )
+    # The queue order: escalated conversations, the longest waiting first; then the rest, the
+    # most recently active first. (As ``ordering``: the changelist applies it last, so an
+    # ``order_by`` in get_queryset would be overridden by its default, newest first.)
+    ordering = [F("escalated_at").asc(nulls_last=True), "-last_activity_at"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

@@ -105,13 +105,21 @@ class Message(models.Model):
             "created_at": self.created_at.isoformat(),
         }
         if self.role == Role.AGENT and self.author_id is not None:
-            payload["author"] = agent_display_name(self.author)
+            name = agent_display_name(self.author)
+            if name:
+                payload["author"] = name
         return payload
 
 
-def agent_display_name(user: object) -> str:
-    """What shoppers see of an agent: the first name, else the username."""
-    return getattr(user, "first_name", "") or getattr(user, "username", "") or "An agent"
+def agent_display_name(user: object) -> str | None:
+    """What shoppers see of an agent: the first name, or None without one (they then read
+    "a member of our team"). Staff login names are never shown to shoppers."""
+    return str(getattr(user, "first_name", "") or "").strip() or None
+
+
+def agent_staff_name(user: object) -> str:
+    """What other staff see of an agent: the first name, else the login name."""
+    return agent_display_name(user) or str(getattr(user, "username", "") or "another agent")
 
 
 class RatingValue(models.TextChoices):

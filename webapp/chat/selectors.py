@@ -78,7 +78,7 @@ def conversations_export(*, conversation_ids: list[int]) -> list[dict[str, objec
                 "created_at": message.created_at.isoformat(),
             }
             if message.author_id:
-                entry["author"] = agent_display_name(message.author)
+                entry["author"] = agent_display_name(message.author) or "a member of our team"
             rating = ratings.get(message.id)
             if rating is not None:
                 entry["rating"] = {"value": rating.value, "comment": rating.comment}

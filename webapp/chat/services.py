@@ -30,6 +30,7 @@ from webapp.chat.models import (
     RatingValue,
     Role,
     agent_display_name,
+    agent_staff_name,
 )
 from webapp.chat.selectors import conversation_history, conversation_state_payload
 from webapp.common.observability import REPLIES, observe_escalation
@@ -323,13 +324,26 @@ def bot_reply(
 
 # --- The hand-off ---------------------------------------------------------------------------
 
+# The shopper's notice of each move: with the agent's first name, and without one.
 _SYSTEM_TEXT = {
-    states.ESCALATE: "You're in the queue for a member of our team. They'll see everything "
-    "you've written here.",
-    states.CLAIM: "{agent} from our team has joined the conversation.",
-    states.HAND_BACK: "{agent} has handed you back to the assistant.",
-    states.RESOLVE: "{agent} marked this conversation as resolved. "
-    "Write again any time and the assistant will pick it up.",
+    states.ESCALATE: (
+        "You're in the queue for a member of our team. They'll see everything you've written here.",
+    )
+    * 2,
+    states.CLAIM: (
+        "{agent} from our team has joined the conversation.",
+        "A member of our team has joined the conversation.",
+    ),
+    states.HAND_BACK: (
+        "{agent} has handed you back to the assistant.",
+        "A member of our team has handed you back to the assistant.",
+    ),
+    states.RESOLVE: (
+        "{agent} marked this conversation as resolved. Write again any time and the assistant "
+        "will pick it up.",
+        "A member of our team marked this conversation as resolved. Write again any time and "
+        "the assistant will pick it up.",
+    ),
 }
 
 
@@ -370,14 +384,15 @@ def _transition(
         actor=actor,
         reason=reason[:200],
     )
-    template = _SYSTEM_TEXT.get(event)
-    if template:
-        name = agent_display_name(actor) if actor is not None else "An agent"
+    templates = _SYSTEM_TEXT.get(event)
+    if templates:
+        name = agent_display_name(actor) if actor is not None else None
+        named, anonymous = templates
         notice = Message.objects.create(
             store_id=conversation.store_id,
             conversation=conversation,
             role=Role.SYSTEM,
-            text=template.format(agent=name),
+            text=named.format(agent=name) if name else anonymous,
         )
         send_message_event_on_commit(conversation_id=conversation.id, payload=notice.as_payload())
     send_state_event_on_commit(
@@ -414,7 +429,7 @@ def _check_holder(conversation: Conversation, agent: Any) -> None:
     if conversation.state != ConversationState.AGENT:
         return
     if conversation.agent_id != agent.id:
-        holder = agent_display_name(conversation.agent) if conversation.agent else "another agent"
+        holder = agent_staff_name(conversation.agent) if conversation.agent else "another agent"
         raise ClaimConflict(f"{holder} has this conversation.")
 
 

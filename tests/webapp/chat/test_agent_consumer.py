@@ -30,6 +30,8 @@ ORIGIN = [(b"origin", b"http://testserver")]
 def _setup():
     store = make_store(slug="acme", name="Acme")
     agent = store_user_upsert(store=store, username="alex", password="pw", role="agent").user
+    agent.first_name = "Alex"
+    agent.save(update_fields=["first_name"])
     other_store = make_store(slug="other")
     stranger = store_user_upsert(
         store=other_store, username="eve", password="pw", role="agent"
@@ -53,7 +55,7 @@ async def _until(communicator, predicate):
             return frame
 
 
-async def test_agent_sees_the_shopper_live_and_the_shopper_sees_the_reply():
+async def test_agent_sees_the_shopper_live_and_the_shopper_sees_the_reply(encoder):
     agent, _ = await _setup()
     shopper = WebsocketCommunicator(application, "/ws/chat/acme/", headers=ORIGIN)
     await shopper.connect()
@@ -84,10 +86,10 @@ async def test_agent_sees_the_shopper_live_and_the_shopper_sees_the_reply():
             conversation_id=conversation_id, agent=agent
         )
         state = await _until(shopper, lambda f: f["type"] == "state" and f["state"] == "agent")
-        assert state == {"type": "state", "state": "agent", "agent": "alex"}
+        assert state == {"type": "state", "state": "agent", "agent": "Alex"}
         await console.send_json_to({"type": "message", "text": "Hi, Alex here"})
         reply = await _until(shopper, lambda f: f["type"] == "message" and f["role"] == "agent")
-        assert (reply["text"], reply["author"]) == ("Hi, Alex here", "alex")
+        assert (reply["text"], reply["author"]) == ("Hi, Alex here", "Alex")
 
         await shopper.disconnect()
         presence = await _until(console, lambda f: f["type"] == "presence")

@@ -55,6 +55,24 @@ def test_queue_filters_by_waiting_time(client, agent, waiting):
     assert _console(waiting) not in old
 
 
+def test_the_queue_lists_the_longest_waiting_first(client, store, agent, waiting):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    longest = Conversation.objects.get(id=waiting.id)
+    Conversation.objects.filter(id=longest.id).update(escalated_at=now - timedelta(minutes=20))
+    newer_id = conversation_open(store=store, token=None).conversation_id
+    shopper_message_post(conversation_id=newer_id, text="where is my refund?")
+    conversation_escalate(conversation_id=newer_id, reason="asked for a human")
+    chatting_id = conversation_open(store=store, token=None).conversation_id
+    shopper_message_post(conversation_id=chatting_id, text="do you sell mugs?")
+    client.force_login(agent)
+    listed = client.get(reverse("admin:chat_conversation_changelist")).context["cl"].result_list
+    assert [c.id for c in listed] == [longest.id, newer_id, chatting_id]
+
+
 def test_console_shows_history_canned_replies_and_actions(client, store, agent, waiting):
     CannedReply.objects.create(store=store, title="Greeting", text="Hi, Alex here!")
     client.force_login(agent)
@@ -133,3 +151,16 @@ def test_correcting_an_intent_makes_a_training_example(client, agent, waiting):
     response = client.post(bad, {"intent": "x_y"}, follow=True)
     assert "Only shoppers" in response.content.decode()
     assert IntentExample.objects.count() == 1
+
+
+def test_the_intent_choice_starts_empty_when_the_bot_had_none(client, agent, waiting):
+    """One click must not label a message the bot could not place with the first intent in
+    the alphabet: the choice starts empty, and an empty choice saves nothing."""
+    message = Message.objects.get(conversation=waiting, role=Role.SHOPPER)
+    assert not message.intent
+    client.force_login(agent)
+    page = client.get(_console(waiting)).content.decode()
+    assert '<option value="" selected>— choose the intent —</option>' in page
+    url = reverse("admin:chat_message_correct_intent", args=[waiting.id, message.id])
+    client.post(url, {"intent": ""}, follow=True)
+    assert not IntentExample.objects.exists()

@@ -15,7 +15,7 @@ from webapp.chat.models import (
     MessageRating,
     Role,
 )
-from webapp.chat.selectors import escalation_queue
+from webapp.chat.selectors import conversation_state_payload, escalation_queue
 from webapp.chat.services import (
     ChatError,
     ClaimConflict,
@@ -43,7 +43,10 @@ def store():
 
 @pytest.fixture
 def agent(store):
-    return store_user_upsert(store=store, username="alex", password="pw", role="agent").user
+    user = store_user_upsert(store=store, username="alex", password="pw", role="agent").user
+    user.first_name = "Alex"
+    user.save(update_fields=["first_name"])
+    return user
 
 
 @pytest.fixture
@@ -100,15 +103,15 @@ def test_full_cycle_bot_waiting_agent_back_to_bot(conversation, agent):
     ]
     texts = _system_texts(conversation)
     assert "queue" in texts[0]
-    assert texts[1] == "alex from our team has joined the conversation."
-    assert texts[2] == "alex has handed you back to the assistant."
+    assert texts[1] == "Alex from our team has joined the conversation."
+    assert texts[2] == "Alex has handed you back to the assistant."
     assert Message.objects.filter(role=Role.AGENT, author=agent).count() == 1
 
 
 def test_two_agents_claiming_one_wins_the_other_is_told(conversation, agent, other_agent):
     conversation_escalate(conversation_id=conversation.id, reason="x")
     conversation_claim(conversation_id=conversation.id, agent=agent)
-    with pytest.raises(ClaimConflict, match="alex has this conversation"):
+    with pytest.raises(ClaimConflict, match="Alex has this conversation"):
         conversation_claim(conversation_id=conversation.id, agent=other_agent)
     # Claiming one's own conversation again is harmless.
     conversation_claim(conversation_id=conversation.id, agent=agent)
@@ -184,9 +187,9 @@ def test_shopper_leaving_keeps_the_conversation_and_shows_replies_on_return(
     agent_message_post(conversation_id=conversation.id, agent=agent, text="Found your parcel")
     resumed = conversation_open(store=store, token=token_conv.token)
     assert resumed.resumed
-    assert resumed.state == {"state": "agent", "agent": "alex"}
+    assert resumed.state == {"state": "agent", "agent": "Alex"}
     assert resumed.history[-1]["text"] == "Found your parcel"
-    assert resumed.history[-1]["author"] == "alex"
+    assert resumed.history[-1]["author"] == "Alex"
 
 
 def test_escalating_twice_is_harmless(conversation):
@@ -235,3 +238,16 @@ def test_claim_records_waiting_time_even_straight_from_the_bot(conversation, age
     conversation.refresh_from_db()
     assert conversation.escalated_at >= before
     assert conversation.escalation_reason == "taken over by an agent"
+
+
+def test_shoppers_never_see_a_staff_login_name(conversation, other_agent):
+    """An agent without a first name is "a member of our team" to the shopper."""
+    conversation_escalate(conversation_id=conversation.id, reason="x")
+    conversation_claim(conversation_id=conversation.id, agent=other_agent)
+    message = agent_message_post(conversation_id=conversation.id, agent=other_agent, text="Hi")
+    conversation.refresh_from_db()
+    texts = _system_texts(conversation)
+    assert texts[-1] == "A member of our team has joined the conversation."
+    assert "author" not in message.as_payload()
+    assert conversation_state_payload(conversation) == {"state": "agent", "agent": None}
+    assert not any("sam" in text for text in texts)

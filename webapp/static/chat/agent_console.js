@@ -134,5 +134,8 @@
     }
   }
 
+  // Open at the latest message (unless a #message-N link points at another one).
+  if (!location.hash && log.lastElementChild) log.lastElementChild.scrollIntoView({ block: 'end' });
+
   connect();
 })();
