@@ -23,6 +23,7 @@ def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
             "DEBUG",
             "SECRET_KEY",
             "ALLOWED_HOSTS",
+            "SECURE_SSL_REDIRECT",  # the services test pass turns it off for plain HTTP
         }
     }
     return subprocess.run(
