@@ -16,6 +16,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def start_server_process(
     argv: list[str], environment: dict[str, str], log_path: Path
 ) -> subprocess.Popen[bytes]:

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings as django_settings
 
-from tests.servers import free_port, start_daphne
+from tests.servers import free_port, port_listening, start_daphne
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_START_TIMEOUT = 60.0
@@ -296,8 +296,7 @@ def chat_server(
     def listening() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"daphne exited with {process.returncode}:\n{server.log()}")
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
+        return port_listening(port)
 
     try:
         wait_until(listening, timeout=60, what="daphne to listen")

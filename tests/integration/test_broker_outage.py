@@ -25,7 +25,7 @@ from tests.integration.conftest import (
     throwaway_redis,
     wait_until,
 )
-from tests.servers import free_port, start_daphne
+from tests.servers import free_port, port_listening, start_daphne
 from webapp.reviews.models import Review
 from webapp.stores.services import api_key_create
 
@@ -65,7 +65,7 @@ def test_reviews_posted_while_the_broker_is_down_are_kept_and_scored_after(
     web = start_daphne(_worker_environment(settings, extra), tmp_path / "daphne.log", web_port)
     worker = None
     try:
-        wait_until(lambda: _up(web_port), timeout=60, what="daphne")
+        wait_until(lambda: port_listening(web_port), timeout=60, what="daphne")
         redis_server.terminate()
         redis_server.wait(timeout=10)
         assert not redis_pings(broker_port)
@@ -101,11 +101,3 @@ def test_reviews_posted_while_the_broker_is_down_are_kept_and_scored_after(
         _stop(web)
         redis_server.terminate()
         redis_server.wait(timeout=10)
-
-
-def _up(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return response.status == 200
-    except (OSError, urllib.error.URLError):
-        return False

@@ -27,7 +27,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.integration.conftest import REPO_ROOT, _stop, _worker_environment, wait_until
-from tests.servers import free_port, start_daphne
+from tests.servers import free_port, port_listening, start_daphne
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -140,7 +140,7 @@ def test_a_postgres_restart_mid_chat_loses_no_message(
         assert done.returncode == 0, done.stderr
 
     try:
-        wait_until(lambda: _listening(port), timeout=60, what="daphne")
+        wait_until(lambda: port_listening(port), timeout=60, what="daphne")
         started = time.monotonic()
         turns = asyncio.run(
             _chat(f"ws://127.0.0.1:{port}/ws/chat/acme/", f"http://127.0.0.1:{port}", restart)
@@ -159,10 +159,3 @@ def test_a_postgres_restart_mid_chat_loses_no_message(
         assert (text in stored) != refused, (text, frames)
     outcome = [f[-1].get("code") or f[-1].get("role") for f in turns]
     print(f"turns across the restart: {outcome}; {seconds:.1f} s in all")
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0

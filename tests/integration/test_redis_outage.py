@@ -26,7 +26,7 @@ from tests.integration.conftest import (
     throwaway_redis,
     wait_until,
 )
-from tests.servers import free_port, start_daphne
+from tests.servers import free_port, port_listening, start_daphne
 from webapp.chat.models import Message
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -93,7 +93,7 @@ def test_a_redis_restart_mid_chat_loses_no_message(settings, tmp_path, encoder):
         redis_server[0] = throwaway_redis(redis_port, tmp_path / "redis.log")
 
     try:
-        wait_until(lambda: _listening(web_port), timeout=60, what="daphne")
+        wait_until(lambda: port_listening(web_port), timeout=60, what="daphne")
         outcome = asyncio.run(
             _chat(
                 f"ws://127.0.0.1:{web_port}/ws/chat/acme/",
@@ -124,10 +124,3 @@ def test_a_redis_restart_mid_chat_loses_no_message(settings, tmp_path, encoder):
     ]
     got = [f"{f['type']}:{f.get('code', f.get('role', ''))}" for f in outcome["during"]]
     print(f"reconnected {resumed['seconds']:.1f} s after Redis came back; during it: {got}")
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -25,7 +25,7 @@ from django.contrib.auth import get_permission_codename
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from webapp.stores.permissions import InStore, store_ids_with_any_perm, store_ids_with_perm
+from webapp.stores.permissions import InStore, store_ids_with_perm
 
 
 class StoreScopedAdmin(admin.ModelAdmin):
@@ -78,11 +78,15 @@ class StoreScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
-        ids = store_ids_with_any_perm(request.user, [self._perm("view"), self._perm("change")])
+        ids = store_ids_with_perm(
+            request.user, [self._perm("view"), self._perm("change")], every=False
+        )
         return queryset if ids is None else queryset.filter(**{f"{self.store_field}__in": ids})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
-        ids = store_ids_with_any_perm(request.user, [self._perm("add"), self._perm("change")])
+        ids = store_ids_with_perm(
+            request.user, [self._perm("add"), self._perm("change")], every=False
+        )
         if ids is not None:
             related = db_field.related_model
             if db_field.name == self.store_field:

@@ -135,31 +135,18 @@ def role_allows(role: str | None, perm: str) -> bool:
 
 
 def store_ids_with_perm(
-    user: AbstractBaseUser | AnonymousUser, perms: str | Iterable[str]
+    user: AbstractBaseUser | AnonymousUser, perms: str | Iterable[str], *, every: bool = True
 ) -> list[int] | None:
-    """The stores where ``user`` holds every one of ``perms``; None means every store
-    (active superusers)."""
+    """The stores where ``user`` holds every one of ``perms`` (``every=False``: at least one);
+    None means every store (active superusers)."""
     if user.is_authenticated and user.is_active and user.is_superuser:
         return None
     wanted = [perms] if isinstance(perms, str) else list(perms)
+    holds = all if every else any
     return sorted(
         store_id
         for store_id, role in store_roles(user).items()
-        if all(role_allows(role, perm) for perm in wanted)
-    )
-
-
-def store_ids_with_any_perm(
-    user: AbstractBaseUser | AnonymousUser, perms: Iterable[str]
-) -> list[int] | None:
-    """The stores where ``user`` holds at least one of ``perms`` (None: every store)."""
-    if user.is_authenticated and user.is_active and user.is_superuser:
-        return None
-    wanted = list(perms)
-    return sorted(
-        store_id
-        for store_id, role in store_roles(user).items()
-        if any(role_allows(role, perm) for perm in wanted)
+        if holds(role_allows(role, perm) for perm in wanted)
     )
 
 

@@ -12,19 +12,14 @@ def store_get_by_slug(*, slug: str) -> Store | None:
     return Store.objects.filter(slug=slug).first()
 
 
-def store_ids_for_user(
-    *, user: AbstractBaseUser | AnonymousUser, role: str | None = None
-) -> list[int] | None:
-    """Store ids the user may see (with ``role``: where they have that role); ``None`` means
-    every store (superusers)."""
+def store_ids_for_user(*, user: AbstractBaseUser | AnonymousUser) -> list[int] | None:
+    """Store ids the user belongs to, in any role; ``None`` means every store (superusers).
+    What they may do in each is ``webapp.stores.permissions``'s to say."""
     if not user.is_authenticated:
         return []
     if user.is_superuser:
         return None
-    memberships = Membership.objects.filter(user=user)
-    if role is not None:
-        memberships = memberships.filter(role=role)
-    return list(memberships.values_list("store_id", flat=True))
+    return list(Membership.objects.filter(user=user).values_list("store_id", flat=True))
 
 
 def stores_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Store]:

@@ -90,14 +90,20 @@ async def test_shipping_question_gets_the_faq_answer_with_its_source(encoder):
     assert store.id
 
 
-async def test_reconnecting_with_the_token_restores_the_history(encoder):
+async def _token_after_one_turn(text):
+    """A conversation with one answered message, left: its token."""
     await _store_with_index()
     first = await _connect()
     try:
         token = (await first.receive_json_from(timeout=FRAME_TIMEOUT))["token"]
-        await _turn(first, "do you take paypal?")
+        await _turn(first, text)
     finally:
         await first.disconnect()
+    return token
+
+
+async def test_reconnecting_with_the_token_restores_the_history(encoder):
+    token = await _token_after_one_turn("do you take paypal?")
     second = await _connect(f"/ws/chat/acme/?token={token}")
     try:
         hello = await second.receive_json_from(timeout=FRAME_TIMEOUT)
@@ -332,13 +338,7 @@ async def test_rating_a_bot_answer(encoder):
 
 async def test_the_token_can_come_in_the_first_frame_instead_of_the_url(encoder):
     """``?resume=1`` then ``{"type": "resume", "token"}``: no token in a URL a proxy logs."""
-    await _store_with_index()
-    first = await _connect()
-    try:
-        token = (await first.receive_json_from(timeout=FRAME_TIMEOUT))["token"]
-        await _turn(first, "do you take paypal?")
-    finally:
-        await first.disconnect()
+    token = await _token_after_one_turn("do you take paypal?")
     second = await _connect("/ws/chat/acme/?resume=1")
     try:
         assert await second.receive_nothing(timeout=0.3)  # waits for the token
