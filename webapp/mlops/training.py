@@ -104,6 +104,18 @@ class Trainer(Protocol):
 
     def score(self, metrics: dict[str, Any]) -> float: ...
 
+    def measures(self, metrics: dict[str, Any]) -> dict[str, float]:
+        """The measures a candidate must not lose on against its baselines (``score`` among
+        them), from ``evaluate``'s metrics."""
+
+    def baselines(self) -> list[tuple[str, Any]]:
+        """Cheap scorers every candidate must beat or match on every measure (VADER for
+        sentiment), whatever serves."""
+
+    def floor_of(self, model: Any) -> Any:
+        """The floor a fine-tuned ``model`` beat on validation, or None (the model is its
+        floor, or has none)."""
+
     def serving(self, store: Store) -> tuple[str, ModelVersion | None, Any] | None:
         """What answers for the store now: (name, live version or None, model), or None."""
 
@@ -340,6 +352,61 @@ def promotion_gate(
     )
 
 
+def baseline_gate(
+    *, candidate: dict[str, float], baselines: Sequence[tuple[str, dict[str, float]]]
+) -> GateVerdict:
+    """Live only if the candidate is at least as good as every baseline on every measure."""
+    losses = [
+        f"{measure} {candidate[measure]:.3f} < {name} {value:.3f}"
+        for name, values in baselines
+        for measure, value in values.items()
+        if candidate[measure] < value - 1e-9
+    ]
+    details = {
+        "baselines": {name: values for name, values in baselines},
+        "candidate_measures": candidate,
+    }
+    if losses:
+        return GateVerdict(False, f"loses to a baseline: {'; '.join(losses)}", details)
+    names = ", ".join(name for name, _ in baselines)
+    return GateVerdict(True, f"no worse than {names} on {', '.join(candidate)}", details)
+
+
+def _floor_instead(
+    trainer: Trainer,
+    model: Any,
+    metrics: dict[str, Any],
+    evaluation: tuple[list[str], list[str]],
+    journal: RunJournal,
+) -> tuple[Any, dict[str, Any]]:
+    """A fine-tuned model that loses to its own floor on the frozen evaluation set, on any
+    measure, is not registered: the floor, a complete model, takes its place."""
+    floor = trainer.floor_of(model)
+    if floor is None:
+        return model, metrics
+    floor_metrics = trainer.evaluate(floor, *evaluation)
+    verdict = baseline_gate(
+        candidate=trainer.measures(metrics), baselines=[("floor", trainer.measures(floor_metrics))]
+    )
+    if verdict.promoted:
+        journal.write(f"fine-tuned model kept: {verdict.reason} on the evaluation set")
+        return model, metrics
+    journal.write(
+        f"fine-tuned model refused, it {verdict.reason} on the evaluation set: "
+        "the floor is registered instead"
+    )
+    floor_metrics["kept"] = {"chosen": "floor", "reason": f"fine-tuned {verdict.reason}"}
+    return floor, floor_metrics
+
+
+def _kept_record(model: Any) -> dict[str, Any]:
+    """Which candidate training kept and why (``TrainingReport.selection``), when it says."""
+    classifier = getattr(model, "classifier", model)
+    report = getattr(classifier, "report", None)
+    selection = getattr(report, "selection", None) or {}
+    return {k: selection[k] for k in ("chosen", "reason") if k in selection}
+
+
 # --- The pipeline ---------------------------------------------------------------------------
 
 
@@ -427,7 +494,13 @@ def _train_holding_lease(
     seconds = time.monotonic() - started
     journal.flush()
 
-    metrics = trainer.evaluate(model, prepared.evaluation_texts, prepared.evaluation_labels)
+    kept = _kept_record(model)
+    if kept:
+        journal.write(f"kept the {kept['chosen'].replace('_', '-')}: {kept['reason']}")
+    evaluation = (prepared.evaluation_texts, prepared.evaluation_labels)
+    metrics = trainer.evaluate(model, *evaluation)
+    metrics.setdefault("kept", kept)
+    model, metrics = _floor_instead(trainer, model, metrics, evaluation, journal)
     # What is live now, whether or not its files load: a promotion below goes through only if
     # it still is (a merchant may promote or roll back while this run trains and judges).
     live_at_gate = model_version_live(store_id=store.id, kind=trainer.kind)
@@ -445,6 +518,19 @@ def _train_holding_lease(
         live_name=serving[0] if serving else None,
         tolerance=settings.MODEL_PROMOTION_TOLERANCE,
     )
+    baselines = [
+        (name, trainer.measures(trainer.evaluate(scorer, *evaluation)))
+        for name, scorer in trainer.baselines()
+    ]
+    if baselines:
+        against = baseline_gate(candidate=trainer.measures(metrics), baselines=baselines)
+        verdict = GateVerdict(
+            verdict.promoted and against.promoted,
+            f"{against.reason}; {verdict.reason}"
+            if against.promoted
+            else f"{against.reason}: kept as a candidate",
+            {**verdict.details, **against.details},
+        )
     live_version = serving[1] if serving else None
     # Evaluating can take minutes (int8 copies, a grown evaluation set): renew the lease,
     # and stop here if another run took it over meanwhile.

@@ -68,8 +68,7 @@ class SentimentTrainer:
         return train_sentiment_on_labels(texts, labels, config, progress)
 
     def evaluate(self, model: Any, texts: list[str], labels: list[str]) -> dict[str, Any]:
-        from nlp.metrics import classification_report
-        from nlp.sentiment import LABELS, FineTunedSentiment
+        from nlp.sentiment import FineTunedSentiment, sentiment_report
 
         # Judged as it will serve: with int8 layers when the workers load it that way.
         served = model
@@ -80,13 +79,27 @@ class SentimentTrainer:
         ):
             served = model.quantized()
         predicted = [result.label for result in served.predict(texts)]
-        metrics = classification_report(labels, predicted, LABELS)
+        metrics = sentiment_report(labels, predicted)
         if isinstance(served, FineTunedSentiment):
             metrics["int8"] = bool(served.classifier.meta.get("int8"))
         return metrics
 
     def score(self, metrics: dict[str, Any]) -> float:
         return float(metrics["macro_f1"])
+
+    def measures(self, metrics: dict[str, Any]) -> dict[str, float]:
+        """Three-class macro-F1, and praise vs complaint (a 1-star review called neutral is
+        wrong): a model must not lose to VADER or its floor on either."""
+        return {
+            "macro_f1": float(metrics["macro_f1"]),
+            "polar_accuracy": float(metrics["polar_accuracy"]),
+        }
+
+    def baselines(self) -> list[tuple[str, Any]]:
+        return [sentiment_baseline()]
+
+    def floor_of(self, model: Any) -> Any:
+        return getattr(model, "floor", None)
 
     def serving(self, store: Store) -> tuple[str, ModelVersion | None, Any] | None:
         """The live model as the workers serve it, loaded for this run only; or VADER before

@@ -54,6 +54,7 @@ from webapp.mlops.services import artefact_checksum, evaluation_set_policy_set
 from webapp.mlops.training import (
     LeaseLost,
     TrainingDataError,
+    baseline_gate,
     model_train,
     promotion_gate,
     training_lock_acquire,
@@ -546,3 +547,74 @@ def test_a_live_version_changed_by_hand_while_training_keeps_the_candidate(store
 
 def _live_version(store) -> int:
     return ModelVersion.objects.get(store=store, kind=ModelKind.INTENT, state="live").version
+
+
+def test_baseline_gate_refuses_a_candidate_that_loses_on_either_measure():
+    vader = {"macro_f1": 0.70, "polar_accuracy": 0.90}
+    floor = {"macro_f1": 0.75, "polar_accuracy": 0.85}
+    baselines = [("vader", vader), ("floor", floor)]
+
+    better_f1_worse_polar = {"macro_f1": 0.80, "polar_accuracy": 0.88}
+    verdict = baseline_gate(candidate=better_f1_worse_polar, baselines=baselines)
+    assert not verdict.promoted
+    assert verdict.reason == "loses to a baseline: polar_accuracy 0.880 < vader 0.900"
+
+    worse_f1 = {"macro_f1": 0.74, "polar_accuracy": 0.95}
+    verdict = baseline_gate(candidate=worse_f1, baselines=baselines)
+    assert not verdict.promoted
+    assert "macro_f1 0.740 < floor 0.750" in verdict.reason
+
+    ties = {"macro_f1": 0.75, "polar_accuracy": 0.90}
+    verdict = baseline_gate(candidate=ties, baselines=baselines)
+    assert verdict.promoted
+    assert verdict.details["baselines"] == {"vader": vader, "floor": floor}
+
+
+class TunedWithFloor(Memoriser):
+    """A fine-tuned stand-in that carries the floor it beat on validation."""
+
+    def __init__(self, table, default, floor: Memoriser) -> None:
+        super().__init__(table, default)
+        self.floor = floor
+
+
+def test_a_fine_tuned_model_that_loses_to_its_floor_on_the_evaluation_set_is_not_registered(
+    store, memo, monkeypatch
+):
+    _load(store, TINY)
+    _load(store, HELDOUT, ExampleSplit.HELDOUT)
+    knows_heldout = {normalise(t): label for label, ts in HELDOUT.items() for t in ts}
+    floor = Memoriser(knows_heldout, "greeting")
+    monkeypatch.setattr(
+        memo, "fit", lambda texts, labels, config, progress: TunedWithFloor({}, "greeting", floor)
+    )
+
+    outcome = _train(store, max_epochs=1)
+
+    version = outcome.version
+    saved = json.loads((version.path / "memo.json").read_text())
+    assert saved["table"] == knows_heldout  # the floor was registered, not the fine-tuned one
+    assert version.metrics["macro_f1"] == 1.0
+    assert version.metrics["kept"]["chosen"] == "floor"
+    assert version.metrics["kept"]["reason"].startswith("fine-tuned loses to a baseline: macro_f1")
+    assert "the floor is registered instead" in outcome.run.log
+    assert outcome.promoted
+
+
+def test_a_fine_tuned_model_that_beats_its_floor_is_registered(store, memo, monkeypatch):
+    _load(store, TINY)
+    _load(store, HELDOUT, ExampleSplit.HELDOUT)
+    knows_heldout = {normalise(t): label for label, ts in HELDOUT.items() for t in ts}
+    monkeypatch.setattr(
+        memo,
+        "fit",
+        lambda texts, labels, config, progress: TunedWithFloor(
+            knows_heldout, "greeting", Memoriser({}, "greeting")
+        ),
+    )
+
+    outcome = _train(store, max_epochs=1)
+
+    saved = json.loads((outcome.version.path / "memo.json").read_text())
+    assert saved["table"] == knows_heldout
+    assert "fine-tuned model kept: no worse than floor on macro_f1" in outcome.run.log

@@ -43,7 +43,13 @@ def test_train_then_classify_with_the_live_model(tmp_path, capsys):
     promotion = version.promotion
     assert promotion["live_name"] == "vader"
     no_worse = promotion["candidate"] >= promotion["live"] - promotion["tolerance"]
-    assert final["promoted"] == no_worse
+    # ... and never worse than VADER on either measure, with no tolerance.
+    measures = promotion["candidate_measures"]
+    assert set(measures) == {"macro_f1", "polar_accuracy"}
+    assert set(promotion["baselines"]) == {"vader"}
+    beats_vader = all(measures[m] >= v for m, v in promotion["baselines"]["vader"].items())
+    assert final["promoted"] == (no_worse and beats_vader)
+    assert final["metrics"]["kept"]["chosen"] in {"floor", "fine_tuned"}
     assert version.is_live == final["promoted"]
     assert version.evaluation_set.size == len(data.heldout_texts)  # frozen from the split
     assert "held-out accuracy" in err
