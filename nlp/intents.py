@@ -419,6 +419,7 @@ class IntentClassifier:
         # Straight from training, when fine-tuning beat it on validation: the floor, which the
         # promotion gate checks the fine-tuned model against once more (never saved with it).
         self.floor: IntentClassifier | None = None
+        self._head: tuple[np.ndarray, np.ndarray] | None = None  # numpy copy, predict_vectors
 
     def for_serving(self) -> IntentClassifier:
         """Trace the forward pass for serving (``nlp.tracing``: it then runs without the GIL);
@@ -470,9 +471,42 @@ class IntentClassifier:
             return probs, None
         return probs, _familiarity(vectors, self.reference)
 
+    @property
+    def shares_base_encoder(self) -> bool:
+        """Whether the encoder is the bundled MiniLM, untouched (a floor): then the sentence
+        embedding retrieval computes for a message is this model's too (``predict_vectors``),
+        and a turn needs one encoder pass, not two."""
+        return (
+            self.architecture == MEAN_POOL
+            and self.meta.get("encoder_frozen") is True
+            and self.meta.get("base_model") == BUNDLED_BASE_MODEL
+        )
+
+    def predict_vectors(self, vectors: np.ndarray) -> list[IntentPrediction]:
+        """``predict`` from the messages' L2-normalised base-encoder embeddings ``(n, 384)``
+        (``retrieval.embedding``), for a model that ``shares_base_encoder``: the head, the
+        calibration and both gates, with no forward pass (microseconds)."""
+        if not self.shares_base_encoder:
+            raise ValueError("this model fine-tuned its encoder: predict from the texts")
+        if self._head is None:
+            head = self.network.head
+            self._head = (
+                head.weight.detach().float().cpu().numpy().astype(np.float64),
+                head.bias.detach().float().cpu().numpy().astype(np.float64),
+            )
+        weight, bias = self._head
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, weight.shape[1])
+        probs = softmax(vectors @ weight.T + bias, self.temperature).astype(np.float32)
+        familiarity = None if self.reference is None else _familiarity(vectors, self.reference)
+        return self._predictions(probs, familiarity)
+
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[IntentPrediction]:
         """One ``IntentPrediction`` per text, in order; batched under ``inference_mode``."""
-        probs, familiarity = self._scores(texts, batch_size)
+        return self._predictions(*self._scores(texts, batch_size))
+
+    def _predictions(
+        self, probs: np.ndarray, familiarity: np.ndarray | None
+    ) -> list[IntentPrediction]:
         accepted = self._accepted(probs, familiarity)
         k = min(TOP_K, len(self.labels))
         predictions = []

@@ -404,6 +404,10 @@ CHAT_ORDER_PREFIX = env_str("CHAT_ORDER_PREFIX", "SD") or "SD"
 # model on everything queued, up to CHAT_BATCH_MAX_SIZE messages, waiting at most
 # CHAT_BATCH_MAX_WAIT_MS for company when idle. CHAT_BATCHING=0: every turn runs its own pass.
 CHAT_BATCHING = env_bool("CHAT_BATCHING", True)
+# A floor intent model (the untouched MiniLM with a linear head) reads the retrieval embedding
+# of the message instead of running its own encoder pass. 0: it runs its own, as a fine-tuned
+# model does.
+CHAT_SHARED_ENCODER = env_bool("CHAT_SHARED_ENCODER", True)
 CHAT_BATCH_MAX_SIZE = env_int("CHAT_BATCH_MAX_SIZE", 64, minimum=1)
 # 0: no waiting for company. Under a crowd batches form anyway while a pass runs, and an idle
 # server's lone message should not wait at all.

@@ -113,6 +113,18 @@ def test_the_floor_alone_is_a_complete_servable_model(tmp_path):
     for name, parameter in base.named_parameters():
         assert bool((ours[name].detach() == parameter.detach()).all()), name
 
+    # The retrieval encoder's embedding of a message gives the same prediction, no pass.
+    from retrieval.embedding import shared_encoder
+
+    assert model.shares_base_encoder
+    queries = ["where is my parcel", "hi", "refund this please", "zxqv 77 ##"]
+    from_vectors = model.predict_vectors(shared_encoder().encode(queries))
+    from_texts = model.predict(queries)
+    assert [p.intent for p in from_vectors] == [p.intent for p in from_texts]
+    for mine, theirs in zip(from_vectors, from_texts, strict=True):
+        assert mine.confidence == pytest.approx(theirs.confidence, abs=1e-3)
+        assert mine.familiarity == pytest.approx(theirs.familiarity, abs=1e-3)
+
     model.save(tmp_path / "floor")
     meta = json.loads((tmp_path / "floor" / "meta.json").read_text())
     assert meta["training"]["chosen"] == "floor"
@@ -151,6 +163,10 @@ def test_the_record_says_which_candidate_won_and_matches_the_scores():
     assert selection["chosen"] == model.report.chosen
     assert selection["chosen"] == ("fine_tuned" if tuned > floor else "floor")
     assert model.meta["encoder_frozen"] is (selection["chosen"] == "floor")
+    assert model.shares_base_encoder is (selection["chosen"] == "floor")
+    if not model.shares_base_encoder:
+        with pytest.raises(ValueError, match="fine-tuned its encoder"):
+            model.predict_vectors(np.zeros((1, 384), dtype=np.float32))
     if selection["chosen"] == "fine_tuned":
         assert model.floor is not None
         assert model.floor.report.chosen == "floor"

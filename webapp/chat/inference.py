@@ -89,9 +89,19 @@ def query_vector(text: str) -> np.ndarray:
     return _shared_batcher().call(_sized(encoder.encode), text, key=encoder.encode)
 
 
-def intent_predict(classifier: IntentClassifier, text: str) -> IntentPrediction:
+def intent_predict(
+    classifier: IntentClassifier,
+    text: str,
+    vector: Callable[[str], np.ndarray] | None = None,
+) -> IntentPrediction:
     """``classifier``'s prediction for one message, in a batch with the other turns' messages
-    for the same model (each store's model batches on its own)."""
+    for the same model (each store's model batches on its own).
+
+    A floor model (``shares_base_encoder``) reads the message's retrieval embedding instead
+    (``vector``, the turn's cached ``query_vector``) with ``CHAT_SHARED_ENCODER``: one encoder
+    pass serves the intent and the search."""
+    if vector is not None and settings.CHAT_SHARED_ENCODER and classifier.shares_base_encoder:
+        return classifier.predict_vectors(vector(text)[None, :])[0]
     _release_db_connection()
     if not settings.CHAT_BATCHING:
         return classifier.predict([text])[0]

@@ -36,7 +36,9 @@ class StoreKnowledge:
         self._vectors: dict[str, np.ndarray] = {}
         self._categories: list[str] | None = None
 
-    def _vector(self, text: str) -> np.ndarray:
+    def vector(self, text: str) -> np.ndarray:
+        """``text``'s MiniLM embedding, computed once per turn (search, and a floor intent
+        model that shares the encoder, use the same one)."""
         from webapp.chat.inference import query_vector
 
         if text not in self._vectors:
@@ -44,7 +46,7 @@ class StoreKnowledge:
         return self._vectors[text]
 
     def faq_search(self, query: str) -> list[Source]:
-        return kb_search(store_id=self.store.id, query=query, k=5, query_vector=self._vector(query))
+        return kb_search(store_id=self.store.id, query=query, k=5, query_vector=self.vector(query))
 
     def product_query(self, text: str) -> ProductQuery:
         from nlp.entities import parse_product_query
@@ -67,7 +69,7 @@ class StoreKnowledge:
             store_id=self.store.id,
             query=text,
             k=PRODUCT_RESULTS if rows is None else PRODUCT_CANDIDATES,
-            query_vector=self._vector(text),
+            query_vector=self.vector(text),
             kinds=(PRODUCT,),
         )
         if rows is None:

@@ -277,7 +277,10 @@ def bot_reply(
         return None
     text = raw_text or shopper_message.text
     classifier = intent_classifier_live(store_id=conversation.store_id, wait=False)
-    prediction = intent_predict(classifier, text) if classifier is not None else None
+    knowledge = StoreKnowledge(conversation.store)
+    prediction = (
+        intent_predict(classifier, text, knowledge.vector) if classifier is not None else None
+    )
     turn = Turn(
         text=text,
         prediction=prediction,
@@ -287,7 +290,7 @@ def bot_reply(
     )
     reply = decide(
         turn,
-        StoreKnowledge(conversation.store),
+        knowledge,
         thresholds=Thresholds(
             faq=settings.CHAT_ANSWER_MIN_SCORE, very_negative=settings.CHAT_VERY_NEGATIVE
         ),

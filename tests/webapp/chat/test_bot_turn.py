@@ -273,3 +273,61 @@ def test_a_bot_turn_costs_a_fixed_number_of_queries(conversation_id, text, inten
         shopper_message_post(conversation_id=conversation_id, text="thanks")
     # conversation (locked), the message, the conversation's activity time
     assert len(_statements(post.captured_queries)) == 3
+
+
+@pytest.fixture(scope="module")
+def floor_dir(tmp_path_factory):
+    texts = [t for examples in INTENTS.values() for t in examples]
+    labels = [label for label, examples in INTENTS.items() for _ in examples]
+    classifier = train_intent_classifier(
+        texts, labels, IntentTrainingConfig(fine_tune=False, val_fraction=0.25)
+    )
+    directory = tmp_path_factory.mktemp("intent") / "floor"
+    classifier.save(directory)
+    return directory
+
+
+def _make_live(store, directory):
+    version = model_version_register(
+        store=store,
+        kind=ModelKind.INTENT,
+        save=lambda target: shutil.copytree(directory, target),
+        metrics={},
+        training_examples=40,
+        heldout_examples=0,
+        training_seconds=1,
+    )
+    model_version_promote(version_id=version.id)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_floor_model_reads_the_turns_retrieval_embedding(
+    store, floor_dir, conversation_id, monkeypatch, settings, shared
+):
+    from nlp.intents import IntentClassifier
+    from webapp.chat import inference
+
+    settings.CHAT_SHARED_ENCODER = shared
+    _make_live(store, floor_dir)
+    assert intent_classifier_live(store_id=store.id).shares_base_encoder
+    encoded, own_passes = [], []
+    real_vector, real_predict = inference.query_vector, IntentClassifier.predict
+    monkeypatch.setattr(
+        inference, "query_vector", lambda text: encoded.append(text) or real_vector(text)
+    )
+    monkeypatch.setattr(
+        IntentClassifier,
+        "predict",
+        lambda self, texts, batch_size=64: own_passes.append(texts) or real_predict(self, texts),
+    )
+
+    reply = _say(conversation_id, "how much does shipping cost?")
+
+    assert reply.intent == "shipping_cost"
+    shopper = Message.objects.filter(conversation_id=conversation_id, role=Role.SHOPPER).get()
+    assert shopper.intent == "shipping_cost"
+    if shared:  # one encoder pass for the intent and the search
+        assert encoded == ["how much does shipping cost?"]
+        assert own_passes == []
+    else:
+        assert len(own_passes) == 1
