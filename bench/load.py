@@ -23,7 +23,9 @@ Services mode (the default): PostgreSQL database ``shopdesk_bench_load`` (droppe
 unless ``--reuse`` finds the demo in it), the Redis channel layer on db 12, tasks eager, models
 in ``var/bench-load/models``. Setup runs ``migrate``, ``load_demo``, ``build_index`` and
 ``train_intents --if-none-live`` (2-3 minutes) as subprocesses; ``--no-train`` leaves the demo
-without an intent model (the bot answers from retrieval). ``--embedded``: SQLite in
+without an intent model (the bot answers from retrieval); ``--floor`` makes a floor intent
+model live (``train_intents --max-epochs 0``), which reads the retrieval embedding of each
+message (``CHAT_SHARED_ENCODER``). ``--embedded``: SQLite in
 ``var/bench-load/embedded.sqlite3`` and the in-memory channel layer, one daphne process.
 ``--server uvicorn --workers N`` runs uvicorn instead of one daphne. Server logs go to
 ``var/bench-load/<setting>.log`` (``embedded-<setting>.log``).
@@ -77,6 +79,14 @@ POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/
 REDIS_URL = "redis://127.0.0.1:6379/12"
 STORE = "demo"
 DEFAULT_COMPARE = ("unbatched:CHAT_BATCHING=0", "batched:CHAT_BATCHING=1")
+# --floor: the floor just trained goes live even where a better fine-tuned model was (a reused
+# database), through the registry's own promotion.
+PROMOTE_NEWEST_INTENT = (
+    "from webapp.mlops.models import ModelVersion; "
+    "from webapp.mlops.services import model_version_promote; "
+    f"v = ModelVersion.objects.filter(store__slug='{STORE}', kind='intent').latest('version'); "
+    "v.is_live or model_version_promote(version_id=v.id, reason='bench.load --floor')"
+)
 # Not one of the generated texts, and not an escalation: an ordinary FAQ question.
 FIRST_MESSAGE = "hi, how long does delivery to Belgium usually take?"
 
@@ -118,6 +128,7 @@ class LoadConfig:
     embedded: bool
     reuse: bool
     train: bool
+    floor: bool
     ready_timeout_s: float
     settings: tuple[Setting, ...]
     json_path: Path | None
@@ -163,6 +174,9 @@ def parse_args(argv: list[str] | None) -> LoadConfig:
     parser.add_argument("--embedded", action="store_true", help="SQLite + in-memory layer")
     parser.add_argument("--reuse", action="store_true", help="keep a database with the demo")
     parser.add_argument("--no-train", action="store_true", help="no intent model: retrieval")
+    parser.add_argument(
+        "--floor", action="store_true", help="the live intent model is a floor (shared encoder)"
+    )
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--ready-timeout", type=float, default=180.0, help="seconds to ready")
@@ -196,6 +210,7 @@ def parse_args(argv: list[str] | None) -> LoadConfig:
         embedded=args.embedded,
         reuse=args.reuse,
         train=not args.no_train,
+        floor=args.floor,
         ready_timeout_s=args.ready_timeout,
         settings=settings,
         json_path=args.json,
@@ -321,7 +336,11 @@ def setup(config: LoadConfig, env: dict[str, str]) -> dict[str, Any]:
         steps["load_demo"] = manage(env, "load_demo")
     log("build_index")
     steps["build_index"] = manage(env, "build_index", "--store", STORE)
-    if config.train:
+    if config.train and config.floor:
+        log("train_intents --max-epochs 0 (the floor, ~30 s), made live")
+        steps["train_intents"] = manage(env, "train_intents", "--store", STORE, "--max-epochs", "0")
+        steps["promote"] = manage(env, "shell", "-c", PROMOTE_NEWEST_INTENT)
+    elif config.train:
         log("train_intents --if-none-live (2-3 minutes unless a model is live)")
         steps["train_intents"] = manage(env, "train_intents", "--store", STORE, "--if-none-live")
     live = intent_model_live(config)

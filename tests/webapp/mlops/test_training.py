@@ -618,3 +618,56 @@ def test_a_fine_tuned_model_that_beats_its_floor_is_registered(store, memo, monk
     saved = json.loads((outcome.version.path / "memo.json").read_text())
     assert saved["table"] == knows_heldout
     assert "fine-tuned model kept: no worse than floor on macro_f1" in outcome.run.log
+
+
+class Scorer:
+    """A sentiment stand-in: a fixed label per text, and optionally the floor it beat."""
+
+    def __init__(self, labels: dict[str, str], floor: Scorer | None = None) -> None:
+        self.labels, self.floor = labels, floor
+
+    def predict(self, texts):
+        from nlp.sentiment import SentimentResult
+
+        return [SentimentResult(self.labels[t], 0.0, {}) for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("tuned_labels", "registered"),
+    [
+        # As good on three-class macro-F1, but a complaint called neutral: loses on polar accuracy.
+        (["negative", "neutral", "neutral", "positive", "positive", "neutral"], "floor"),
+        # Every complaint and every praise right, but no neutral: loses on macro-F1.
+        (["negative", "negative", "positive", "positive", "positive", "positive"], "floor"),
+        # As good on both: the fine-tuned model stays.
+        (["negative", "negative", "neutral", "positive", "positive", "neutral"], "fine_tuned"),
+    ],
+)
+def test_a_sentiment_model_losing_to_its_floor_on_either_measure_gives_way_to_it(
+    store, tuned_labels, registered
+):
+    from webapp.mlops.training import RunJournal, _floor_instead
+    from webapp.reviews.training import SentimentTrainer
+
+    texts = ["t1", "t2", "t3", "t4", "t5", "t6"]
+    gold = ["negative", "negative", "neutral", "positive", "positive", "neutral"]
+    floor_labels = ["negative", "negative", "positive", "positive", "positive", "neutral"]
+    floor = Scorer(dict(zip(texts, floor_labels, strict=True)))
+    tuned = Scorer(dict(zip(texts, tuned_labels, strict=True)), floor=floor)
+    trainer = SentimentTrainer()
+    run = TrainingRun.objects.create(store=store, kind=ModelKind.SENTIMENT, trigger="x")
+    journal = RunJournal(run)
+
+    metrics = trainer.evaluate(tuned, texts, gold)
+    kept, kept_metrics = _floor_instead(trainer, tuned, metrics, (texts, gold), journal)
+
+    assert (kept is floor) == (registered == "floor")
+    assert kept_metrics == trainer.evaluate(kept, texts, gold) | (
+        {"kept": kept_metrics["kept"]} if registered == "floor" else {}
+    )
+    line = journal.lines[-1]
+    if registered == "floor":
+        assert "the floor is registered instead" in line
+        assert kept_metrics["kept"]["chosen"] == "floor"
+    else:
+        assert "fine-tuned model kept" in line
