@@ -228,7 +228,10 @@ class FineTunedSentiment:
             device=classifier.device,
             meta={**classifier.meta, "int8": True},
             report=classifier.report,
+            reference=classifier.reference,
+            familiarity_threshold=classifier.familiarity_threshold,
         )
+        quantized.floor = classifier.floor
         result = FineTunedSentiment(quantized)
         result.name = f"{self.name}-int8"
         return result

@@ -94,3 +94,19 @@ def test_fine_tuned_on_ratings_predicts_saves_and_loads(tmp_path):
 def test_training_needs_every_label():
     with pytest.raises(ValueError, match="no reviews labelled neutral"):
         train_sentiment_classifier(["good", "bad"], [5, 1], IntentTrainingConfig(max_epochs=1))
+
+
+def test_int8_keeps_a_familiarity_gate_and_the_polar_measure():
+    texts, ratings = zip(*REVIEWS, strict=True)
+    # A gate is off for sentiment by default; one turned on must survive quantizing.
+    config = sentiment_training_config(fine_tune=False, val_fraction=0.25, familiarity_quantile=0.1)
+    model = train_sentiment_classifier(list(texts), list(ratings), config)
+    assert model.classifier.familiarity_threshold is not None
+
+    int8 = model.quantized().classifier
+    assert int8.familiarity_threshold == model.classifier.familiarity_threshold
+    np.testing.assert_array_equal(int8.reference, model.classifier.reference)
+
+    report = model.evaluate(["Broke after a day.", "Love it."], ["negative", "positive"])
+    assert set(report) >= {"accuracy", "macro_f1", "polar_accuracy"}
+    assert 0.0 <= report["polar_accuracy"] <= 1.0
