@@ -48,6 +48,7 @@ from nlp.floor import (
     FloorChoice,
     LinearHead,
     choose_linear_head,
+    class_weights,
     fit_linear_head,
     selection_score,
 )
@@ -117,6 +118,8 @@ class IntentTrainingConfig:
     label_smoothing: float = 0.0
     # Weight the loss by inverse class frequency (for skewed labels such as star ratings).
     class_weighted: bool = False
+    # How strongly (inverse frequency to this power: 1 full, 0.5 its square root).
+    class_weight_power: float = 1.0
     warmup_fraction: float = 0.06
     patience: int = 2
     val_fraction: float = 0.15
@@ -1193,8 +1196,7 @@ def _optimise(
     )
     class_weight = None
     if config.class_weighted:
-        counts = np.bincount(targets[train_idx], minlength=int(targets.max()) + 1)
-        weights = len(train_idx) / (len(counts) * np.maximum(counts, 1))
+        weights = class_weights(targets[train_idx], len(run.label_names), config.class_weight_power)
         class_weight = torch.as_tensor(weights, dtype=torch.float32, device=device)
     rng = np.random.default_rng(config.seed)
     val_encoded = [encoded[i] for i in val_idx]
