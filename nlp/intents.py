@@ -101,9 +101,9 @@ class IntentTrainingConfig:
 
     A softmax classifier is confident about anything, "asdfgh" included, so a second gate
     declines messages far from every training example: up to ``reference_per_label`` training
-    examples per intent are kept as embeddings, and the familiarity threshold is the
-    ``familiarity_quantile`` quantile of the validation messages' nearest-example similarity
-    (so about that share of in-domain messages is declined). 0 turns the gate off.
+    examples per intent are kept as embeddings. A third declines messages nearer to the
+    out-of-scope bank than to those examples. Their thresholds are chosen on validation within
+    ``decline_budget`` (see ``_choose_gates``). ``familiarity_quantile`` 0 turns both off.
     """
 
     base_model: str = ""
@@ -130,7 +130,14 @@ class IntentTrainingConfig:
     threshold_floor: float = 0.2
     threshold_ceiling: float = 0.9
     reference_per_label: int = 64
-    familiarity_quantile: float = 0.02
+    # The gates decline at most this share of the validation messages answered right (so
+    # accuracy after declining stays within it of top-1), shared out as below.
+    decline_budget: float = 0.01
+    familiarity_quantile: float = 0.004
+    # The out-of-scope bank (``nlp.out_of_scope_bank``): embedded with the model's encoder; a
+    # message nearer to it than to the store's examples by more than the margin is declined.
+    out_of_scope_bank: bool = True
+    out_of_scope_quantile: float = 0.004
     progress_every: int = 25
     num_threads: int = 0  # 0: one per CPU core
     device: str = "auto"
@@ -386,6 +393,31 @@ def _familiarity(vectors: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (vectors @ reference.T).max(axis=1)
 
 
+@dataclass(frozen=True)
+class Gates:
+    """What the decline gates read for each message: ``familiarity``, the cosine similarity to
+    the nearest training example, and ``gap``, how much nearer the out-of-scope bank's nearest
+    line is than that (positive: nearer the bank). ``None`` where the model has no such gate."""
+
+    familiarity: np.ndarray | None = None
+    gap: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, vectors: np.ndarray, reference: np.ndarray, bank: np.ndarray | None) -> Gates:
+        familiarity = _familiarity(vectors, reference)
+        gap = None if bank is None else _familiarity(vectors, bank) - familiarity
+        return cls(familiarity, gap)
+
+    def accepted(self, familiarity_threshold: float | None, margin: float | None) -> bool | Any:
+        """True, or a boolean array: which messages pass both gates."""
+        accepted: Any = True
+        if self.familiarity is not None and familiarity_threshold is not None:
+            accepted = self.familiarity >= familiarity_threshold
+        if self.gap is not None and margin is not None:
+            accepted = accepted & (self.gap <= margin)
+        return accepted
+
+
 # --- the classifier ---------------------------------------------------------------------------
 
 
@@ -412,6 +444,8 @@ class IntentClassifier:
         report: TrainingReport | None = None,
         reference: np.ndarray | None = None,
         familiarity_threshold: float | None = None,
+        out_of_scope: np.ndarray | None = None,
+        out_of_scope_margin: float | None = None,
     ) -> None:
         self.network: Any = network.eval()  # Any: the head / encoder attributes are ours
         self.tokenizer = tokenizer
@@ -430,6 +464,14 @@ class IntentClassifier:
         if reference is not None and familiarity_threshold is not None:
             self.reference = np.asarray(reference, dtype=np.float32)
             self.familiarity_threshold = float(familiarity_threshold)
+        # The out-of-scope bank's embeddings (``nlp.out_of_scope_bank``) and the margin: a
+        # message closer to the bank than to the store's examples by more than it is declined.
+        self.out_of_scope: np.ndarray | None = None
+        self.out_of_scope_margin: float | None = None
+        gated = self.reference is not None and out_of_scope is not None
+        if gated and out_of_scope_margin is not None:
+            self.out_of_scope = np.asarray(out_of_scope, dtype=np.float32)
+            self.out_of_scope_margin = float(out_of_scope_margin)
         self._tokenizer_lock = threading.Lock()
         self._traced: Any = None  # set by ``for_serving``
         # Straight from training, when fine-tuning beat it on validation: the floor, which the
@@ -465,13 +507,11 @@ class IntentClassifier:
         logits = self.logits(texts, batch_size)
         return softmax(logits, self.temperature).astype(np.float32)
 
-    def _scores(
-        self, texts: Sequence[str], batch_size: int
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Calibrated probabilities and, when the model has a familiarity gate, each text's
-        familiarity: one forward pass for both."""
+    def _scores(self, texts: Sequence[str], batch_size: int) -> tuple[np.ndarray, Gates]:
+        """Calibrated probabilities and, when the model has a familiarity gate, what its gates
+        read: one forward pass for both."""
         if not texts:
-            return np.zeros((0, len(self.labels)), dtype=np.float32), None
+            return np.zeros((0, len(self.labels)), dtype=np.float32), Gates()
         pad_id = self.tokenizer.pad_token_id or 0
         logits, vectors = _batched_forward(
             self.network,
@@ -483,9 +523,12 @@ class IntentClassifier:
             traced=self._traced,
         )
         probs = softmax(logits, self.temperature).astype(np.float32)
+        return probs, self._gates(vectors)
+
+    def _gates(self, vectors: np.ndarray | None) -> Gates:
         if vectors is None or self.reference is None:
-            return probs, None
-        return probs, _familiarity(vectors, self.reference)
+            return Gates()
+        return Gates.of(vectors, self.reference, self.out_of_scope)
 
     @property
     def shares_base_encoder(self) -> bool:
@@ -513,17 +556,15 @@ class IntentClassifier:
         weight, bias = self._head
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, weight.shape[1])
         probs = softmax(vectors @ weight.T + bias, self.temperature).astype(np.float32)
-        familiarity = None if self.reference is None else _familiarity(vectors, self.reference)
-        return self._predictions(probs, familiarity)
+        return self._predictions(probs, self._gates(vectors))
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[IntentPrediction]:
         """One ``IntentPrediction`` per text, in order; batched under ``inference_mode``."""
         return self._predictions(*self._scores(texts, batch_size))
 
-    def _predictions(
-        self, probs: np.ndarray, familiarity: np.ndarray | None
-    ) -> list[IntentPrediction]:
-        accepted = self._accepted(probs, familiarity)
+    def _predictions(self, probs: np.ndarray, gates: Gates) -> list[IntentPrediction]:
+        accepted = self._accepted(probs, gates)
+        familiarity = gates.familiarity
         k = min(TOP_K, len(self.labels))
         predictions = []
         for n, row in enumerate(probs):
@@ -535,13 +576,11 @@ class IntentClassifier:
             predictions.append(IntentPrediction(intent, label, confidence, top, familiar))
         return predictions
 
-    def _accepted(self, probs: np.ndarray, familiarity: np.ndarray | None) -> np.ndarray:
-        """Which predictions the model stands by: confident enough and, with a gate, familiar
-        enough."""
+    def _accepted(self, probs: np.ndarray, gates: Gates) -> np.ndarray:
+        """Which predictions the model stands by: confident enough and, with the gates,
+        familiar enough and no closer to the out-of-scope bank than its margin allows."""
         accepted = probs.max(axis=1) >= self.threshold if len(probs) else np.zeros(0, dtype=bool)
-        if familiarity is not None and self.familiarity_threshold is not None:
-            accepted &= familiarity >= self.familiarity_threshold
-        return accepted
+        return accepted & gates.accepted(self.familiarity_threshold, self.out_of_scope_margin)
 
     def evaluate(
         self,
@@ -560,16 +599,17 @@ class IntentClassifier:
         models that know different intents on one evaluation set, pass that set's labels: an
         intent the set never contains would otherwise add an F1 of 0 to one model's average
         (1/7 of it with seven intents), however right its predictions."""
-        probs, familiarity = self._scores(texts, batch_size)
+        probs, gates = self._scores(texts, batch_size)
         report = _evaluation(
             probs.astype(np.float64),
             list(labels),
             self.labels,
             self.threshold,
-            self._accepted(probs, familiarity),
+            self._accepted(probs, gates),
             report_labels,
         )
         report["familiarity_threshold"] = self.familiarity_threshold
+        report["out_of_scope_margin"] = self.out_of_scope_margin
         return report
 
     def declined_share(self, texts: Sequence[str], batch_size: int = 64) -> float:
@@ -577,14 +617,18 @@ class IntentClassifier:
         every intent, higher is better."""
         if not texts:
             return 0.0
-        probs, familiarity = self._scores(texts, batch_size)
-        return round(float(1.0 - self._accepted(probs, familiarity).mean()), 4)
+        probs, gates = self._scores(texts, batch_size)
+        return round(float(1.0 - self._accepted(probs, gates).mean()), 4)
 
     def with_threshold(
-        self, threshold: float | None = None, *, familiarity: float | None = None
+        self,
+        threshold: float | None = None,
+        *,
+        familiarity: float | None = None,
+        out_of_scope_margin: float | None = None,
     ) -> IntentClassifier:
-        """The same model (weights shared, not copied) with another fallback threshold and/or
-        familiarity threshold (``None`` keeps the current one)."""
+        """The same model (weights shared, not copied) with another fallback threshold,
+        familiarity threshold and/or out-of-scope margin (``None`` keeps the current one)."""
         clone = IntentClassifier(
             network=self.network,
             tokenizer=self.tokenizer,
@@ -599,6 +643,10 @@ class IntentClassifier:
             reference=self.reference,
             familiarity_threshold=(
                 self.familiarity_threshold if familiarity is None else familiarity
+            ),
+            out_of_scope=self.out_of_scope,
+            out_of_scope_margin=(
+                self.out_of_scope_margin if out_of_scope_margin is None else out_of_scope_margin
             ),
         )
         clone._traced = self._traced
@@ -627,10 +675,11 @@ class IntentClassifier:
                 }
                 save_file(head, str(staging / HEAD_FILE))
                 if self.reference is not None:
-                    save_file(
-                        {"reference": torch.from_numpy(self.reference).to(torch.float16)},
-                        str(staging / REFERENCE_FILE),
-                    )
+                    gate = {"reference": torch.from_numpy(self.reference).to(torch.float16)}
+                    if self.out_of_scope is not None:
+                        bank = torch.from_numpy(self.out_of_scope).to(torch.float16)
+                        gate["out_of_scope"] = bank
+                    save_file(gate, str(staging / REFERENCE_FILE))
             else:
                 self.network.save_pretrained(staging, safe_serialization=True)
             self.tokenizer.save_pretrained(staging)
@@ -642,6 +691,7 @@ class IntentClassifier:
                 "threshold": self.threshold,
                 "temperature": self.temperature,
                 "familiarity_threshold": self.familiarity_threshold,
+                "out_of_scope_margin": self.out_of_scope_margin,
                 "max_length": self.max_length,
             }
             (staging / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -669,9 +719,12 @@ class IntentClassifier:
         head_state = load_file(str(directory / HEAD_FILE)) if architecture == MEAN_POOL else None
         network = _build_network(architecture, str(directory), len(meta["labels"]), head_state)
         tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-        reference = None
+        reference, out_of_scope = None, None
         if (directory / REFERENCE_FILE).exists():
-            reference = load_file(str(directory / REFERENCE_FILE))["reference"].float().numpy()
+            gate = load_file(str(directory / REFERENCE_FILE))
+            reference = gate["reference"].float().numpy()
+            if "out_of_scope" in gate:  # models from before the bank have none
+                out_of_scope = gate["out_of_scope"].float().numpy()
         return cls(
             network=network.to(resolved),
             tokenizer=tokenizer,
@@ -684,6 +737,8 @@ class IntentClassifier:
             meta=meta,
             reference=reference,
             familiarity_threshold=meta.get("familiarity_threshold"),
+            out_of_scope=out_of_scope,
+            out_of_scope_margin=meta.get("out_of_scope_margin"),
         )
 
 
@@ -1051,6 +1106,7 @@ def _assemble(
         config.threshold_ceiling,
     )
     reference, familiarity_threshold, accepted = None, None, None
+    bank, margin = None, None
     if config.architecture == MEAN_POOL and config.familiarity_quantile > 0:
 
         def embed(indices: list[int]) -> np.ndarray:
@@ -1067,8 +1123,21 @@ def _assemble(
             assert out is not None
             return out
 
-        reference, familiarity_threshold, familiarity = _familiarity_gate(embed, run)
-        accepted = (confidence >= threshold) & (familiarity >= familiarity_threshold)
+        reference, val_vectors = _reference(embed, run)
+        if config.out_of_scope_bank:
+            from nlp.out_of_scope_bank import OUT_OF_SCOPE_BANK
+
+            encoded = tokenizer(
+                list(OUT_OF_SCOPE_BANK), truncation=True, max_length=config.max_length
+            )["input_ids"]
+            _, bank = _batched_forward(
+                network, encoded, run.pad_id, run.device, 64, embeddings=True
+            )
+        gates = Gates.of(val_vectors, reference, bank)
+        familiarity_threshold, margin, threshold = _choose_gates(
+            gates, confidence, correct, threshold, config
+        )
+        accepted = (confidence >= threshold) & gates.accepted(familiarity_threshold, margin)
     validation = _evaluation(
         after, [labels[i] for i in val_idx], run.label_names, threshold, accepted
     )
@@ -1121,15 +1190,47 @@ def _assemble(
         report=report,
         reference=reference,
         familiarity_threshold=familiarity_threshold,
+        out_of_scope=bank,
+        out_of_scope_margin=margin,
     )
 
 
-def _familiarity_gate(
+def _choose_gates(
+    gates: Gates,
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    threshold: float,
+    config: IntentTrainingConfig,
+) -> tuple[float, float | None, float]:
+    """The familiarity threshold, the out-of-scope margin and the confidence threshold, chosen
+    on validation so that the predictions they decline together include at most
+    ``decline_budget`` of all validation messages that were answered right.
+
+    The familiarity gate may decline the ``familiarity_quantile`` least familiar of the right
+    answers, the bank gate the ``out_of_scope_quantile`` nearest the bank. The confidence
+    threshold (chosen for ``target_precision``) is then lowered, if need be, until it declines
+    no more right answers than the budget has left."""
+    assert gates.familiarity is not None
+    right = correct if correct.any() else np.ones_like(correct)
+    familiarity = float(np.quantile(gates.familiarity[right], config.familiarity_quantile))
+    margin = None
+    if gates.gap is not None:
+        margin = float(np.quantile(gates.gap[right], 1.0 - config.out_of_scope_quantile))
+    through = np.asarray(gates.accepted(familiarity, margin), dtype=bool)
+    allowed = int(config.decline_budget * len(correct))
+    left = max(0, allowed - int((right & ~through).sum()))
+    at_risk = np.sort(confidence[right & through])
+    if len(at_risk) > left:
+        # At most ``left`` right answers fall below: ties at the threshold are accepted.
+        threshold = min(threshold, float(at_risk[left]))
+    return familiarity, margin, threshold
+
+
+def _reference(
     embed: Callable[[list[int]], np.ndarray], run: _Run
-) -> tuple[np.ndarray, float, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Reference embeddings (up to ``reference_per_label`` training examples per intent, a
-    seeded sample), the familiarity threshold (the ``familiarity_quantile`` quantile of the
-    validation examples' nearest-reference similarity) and those validation similarities."""
+    seeded sample) and the validation examples' embeddings."""
     config, targets = run.config, run.targets
     rng = np.random.default_rng(config.seed)
     chosen: list[int] = []
@@ -1140,10 +1241,7 @@ def _familiarity_gate(
             members = rng.choice(members, config.reference_per_label, replace=False)
         chosen += sorted(int(i) for i in members)
     vectors = embed([*chosen, *run.val_idx])
-    reference, val_vectors = vectors[: len(chosen)], vectors[len(chosen) :]
-    familiarity = _familiarity(val_vectors, reference)
-    threshold = float(np.quantile(familiarity, config.familiarity_quantile))
-    return reference, threshold, familiarity
+    return vectors[: len(chosen)], vectors[len(chosen) :]
 
 
 @dataclass

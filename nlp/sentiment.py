@@ -230,6 +230,8 @@ class FineTunedSentiment:
             report=classifier.report,
             reference=classifier.reference,
             familiarity_threshold=classifier.familiarity_threshold,
+            out_of_scope=classifier.out_of_scope,
+            out_of_scope_margin=classifier.out_of_scope_margin,
         )
         quantized.floor = classifier.floor
         result = FineTunedSentiment(quantized)

@@ -248,3 +248,70 @@ def test_the_traced_serving_model_predicts_exactly_what_the_eager_one_does(train
         served.predict_proba(texts), eager.predict_proba(texts), rtol=0, atol=1e-5
     )
     assert served.with_threshold(0.99)._traced is served._traced
+
+
+def test_the_out_of_scope_bank_declines_what_is_nearer_it_than_the_store(trained, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from nlp.out_of_scope_bank import OUT_OF_SCOPE_BANK
+
+    model = trained[0]
+    assert model.out_of_scope.shape == (len(OUT_OF_SCOPE_BANK), 384)
+    assert model.out_of_scope_margin is not None
+    line = OUT_OF_SCOPE_BANK[0]  # nearer its own line than to anything the store trained on
+    open_familiarity = model.with_threshold(0.0, familiarity=-1.0)
+    assert open_familiarity.predict([line])[0].intent is None
+    assert (
+        model.with_threshold(0.0, familiarity=-1.0, out_of_scope_margin=2.0).declined_share(
+            [line, *QUERIES]
+        )
+        == 0.0
+    )
+    shut = model.with_threshold(0.0, familiarity=-1.0, out_of_scope_margin=-2.0)
+    assert shut.declined_share(QUERIES) == 1.0
+
+    model.save(tmp_path / "m")
+    loaded = IntentClassifier.load(tmp_path / "m", device="cpu")
+    np.testing.assert_allclose(loaded.out_of_scope, model.out_of_scope, atol=1e-3)  # fp16
+    assert loaded.out_of_scope_margin == model.out_of_scope_margin
+    assert [p.intent for p in loaded.predict([line, *QUERIES])] == [
+        p.intent for p in model.predict([line, *QUERIES])
+    ]
+    # A model saved before the bank existed has no such key: it loads, with its other gates.
+    gate_file = tmp_path / "m" / "reference.safetensors"
+    save_file({"reference": load_file(str(gate_file))["reference"]}, str(gate_file))
+    older = IntentClassifier.load(tmp_path / "m", device="cpu")
+    assert older.out_of_scope is None
+    assert older.out_of_scope_margin is None
+    assert older.familiarity_threshold == model.familiarity_threshold
+    assert older.with_threshold(0.0, familiarity=-1.0).predict([line])[0].intent is not None
+
+
+def test_the_gates_decline_at_most_the_budget_of_right_answers_on_validation():
+    from nlp.intents import Gates, _choose_gates
+
+    rng = np.random.default_rng(3)
+    n = 1000
+    correct = rng.random(n) < 0.9
+    familiarity, gap = rng.random(n), rng.normal(size=n)
+    config = IntentTrainingConfig(
+        decline_budget=0.01, familiarity_quantile=0.004, out_of_scope_quantile=0.004
+    )
+
+    def right_declined(confidence, fam, margin, threshold):
+        passed = (confidence >= threshold) & (familiarity >= fam) & (gap <= margin)
+        return int((correct & ~passed).sum())
+
+    # A precision threshold that would decline many right answers gives way to the budget.
+    confidence = rng.random(n)
+    gates = Gates(familiarity, gap)
+    fam, margin, threshold = _choose_gates(gates, confidence, correct, 0.9, config)
+    assert right_declined(confidence, fam, margin, threshold) <= 10
+    assert threshold < 0.9
+    assert int((correct & (familiarity < fam)).sum()) <= 4
+    assert int((correct & (gap > margin)).sum()) <= 4
+
+    # One that declines fewer than the budget has left stays where precision put it.
+    confident = 0.5 + 0.5 * rng.random(n)
+    _, _, kept = _choose_gates(gates, confident, correct, 0.3, config)
+    assert kept == 0.3
