@@ -10,6 +10,8 @@ calibration error.
 ``--compare`` also trains the other architectures ``nlp.intents`` supports (sequence
 classification head; mean pooling with a random head) and a frozen-encoder logistic regression,
 so the default's choice stays measured.
+``--steps`` times fine-tuning steps under the CPU levers (length buckets, frozen lower layers,
+one thread under nice as the training worker runs).
 ``--scale N`` builds an N-example training set by augmenting the training utterances (typos,
 greetings and politeness, casing, dropped words; deterministic in ``--seed``) and times a
 training run with the app's default budget, then scores it on the same held-out set.
@@ -313,6 +315,100 @@ def run_baseline(train: Examples, heldout: Examples) -> dict[str, Any]:
     }
 
 
+def time_steps(steps: int = 50) -> list[dict[str, Any]]:
+    """Fine-tuning steps of batch 16 on the demo training texts, timed under the CPU levers: length
+    buckets, lower layers frozen, and one thread under ``nice`` as the training worker runs
+    (each setting in its own process, so that niceness and threads don't leak)."""
+    import subprocess
+    import sys
+
+    settings = [
+        {"threads": 2, "buckets": 1, "freeze": 0, "nice": 0},
+        {"threads": 2, "buckets": 50, "freeze": 0, "nice": 0},
+        {"threads": 2, "buckets": 50, "freeze": 3, "nice": 0},
+        {"threads": 2, "buckets": 50, "freeze": 5, "nice": 0},
+        {"threads": 1, "buckets": 50, "freeze": 0, "nice": 10},
+        {"threads": 1, "buckets": 50, "freeze": 3, "nice": 10},
+    ]
+    rows = []
+    for setting in settings:
+        log(f"timing {steps} steps: {setting}")
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.intents", "--_step-worker", json.dumps(setting)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append({**setting, **json.loads(done.stdout.strip().splitlines()[-1])})
+    return rows
+
+
+def _step_worker(spec: str, steps: int = 50, warmup: int = 5) -> None:
+    """One ``time_steps`` setting, in this process: prints one JSON line."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from nlp.intents import _build_network, _freeze_lower_layers, _logits, _pad, _training_batches
+    from retrieval.embedding import base_model_path
+
+    setting = json.loads(spec)
+    if setting["nice"]:
+        os.nice(setting["nice"])
+    torch.set_num_threads(setting["threads"])
+    texts, labels = load_examples(DEMO_TRAIN)
+    names = sorted(set(labels))
+    targets = np.array([names.index(label) for label in labels])
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()), local_files_only=True)
+    encoded = tokenizer(list(texts), truncation=True, max_length=64)["input_ids"]
+    network = _build_network(MEAN_POOL, str(base_model_path()), len(names))
+    _freeze_lower_layers(network, setting["freeze"])
+    optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=5e-5)
+    rng = np.random.default_rng(0)
+    config = IntentTrainingConfig(length_buckets=setting["buckets"])
+    lengths = np.array([len(e) for e in encoded])
+    batches = _training_batches(rng.permutation(len(encoded)), lengths, config, rng)
+    network.train()
+    times, widths = [], []
+    for n, batch in enumerate(batches[: steps + warmup]):
+        started = time.perf_counter()
+        ids, mask = _pad([encoded[i] for i in batch], tokenizer.pad_token_id or 0, "cpu")
+        loss = torch.nn.functional.cross_entropy(
+            _logits(network, ids, mask), torch.as_tensor(targets[batch])
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if n >= warmup:
+            times.append(time.perf_counter() - started)
+            widths.append(ids.shape[1])
+    print(
+        json.dumps(
+            {
+                "ms_per_step": round(1000 * float(np.mean(times)), 1),
+                "padded_width": round(float(np.mean(widths)), 1),
+                "mean_tokens": round(float(lengths.mean()), 1),
+            }
+        )
+    )
+
+
+def print_steps(rows: Sequence[dict[str, Any]]) -> None:
+    headers = ["threads", "nice", "length buckets", "frozen layers", "ms / step", "padded width"]
+    body = [
+        [
+            str(r["threads"]),
+            str(r["nice"]),
+            str(r["buckets"]),
+            str(r["freeze"]),
+            f"{r['ms_per_step']:.0f}",
+            f"{r['padded_width']:.1f}",
+        ]
+        for r in rows
+    ]
+    print(table(headers, body))
+
+
 # --- output -----------------------------------------------------------------------------------
 
 
@@ -401,6 +497,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, help="override IntentTrainingConfig.max_epochs")
     parser.add_argument("--patience", type=int, help="override IntentTrainingConfig.patience")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--steps", action="store_true", help="time training steps, CPU levers")
+    parser.add_argument("--_step-worker", dest="step_worker", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads for training (0: one per core)"
+    )
     parser.add_argument("--json", action="store_true", help="save bench/results/intents-*.json")
     parser.add_argument(
         "--export",
@@ -423,10 +524,19 @@ def load_data(args: argparse.Namespace) -> tuple[Examples, Examples, str]:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.step_worker:
+        _step_worker(args.step_worker)
+        return
+    if args.steps:
+        section("Fine-tuning steps of batch 16 on the demo texts")
+        print_steps(time_steps())
+        return
     load_at_start = os.getloadavg()[0]
     started = time.perf_counter()
     train, heldout, source = load_data(args)
-    config = IntentTrainingConfig(max_seconds=args.max_seconds, seed=args.seed)
+    config = IntentTrainingConfig(
+        max_seconds=args.max_seconds, seed=args.seed, num_threads=args.threads
+    )
     if args.max_epochs:
         config = replace(config, max_epochs=args.max_epochs)
     if args.patience:

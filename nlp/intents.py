@@ -139,6 +139,11 @@ class IntentTrainingConfig:
     out_of_scope_bank: bool = True
     out_of_scope_quantile: float = 0.004
     progress_every: int = 25
+    # CPU levers (bench/README.md): sort each run of this many batches by length (1: off), and
+    # freeze the embeddings and the lowest ``freeze_layers`` layers for ``freeze_epochs``.
+    length_buckets: int = 50
+    freeze_layers: int = 3
+    freeze_epochs: int = 2
     num_threads: int = 0  # 0: one per CPU core
     device: str = "auto"
     # The floor (``nlp.floor``, mean-pool only): a linear head on the frozen encoder, fitted
@@ -1244,6 +1249,37 @@ def _reference(
     return vectors[: len(chosen)], vectors[len(chosen) :]
 
 
+def _training_batches(
+    order: np.ndarray, lengths: np.ndarray, config: IntentTrainingConfig, rng: Any
+) -> list[np.ndarray]:
+    """``order`` cut into batches of ``batch_size``. With ``length_buckets``, each run of
+    ``length_buckets`` batches is sorted by token length first and the batches are shuffled,
+    so a batch pads to about its own length, not to the longest message among 16 random ones."""
+    size = config.batch_size
+    if config.length_buckets <= 1:
+        return [order[i : i + size] for i in range(0, len(order), size)]
+    batches: list[np.ndarray] = []
+    span = size * config.length_buckets
+    for start in range(0, len(order), span):
+        chunk = order[start : start + span]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _freeze_lower_layers(network: torch.nn.Module, layers: int) -> None:
+    """Freeze the embeddings and the lowest ``layers`` transformer layers (0: train all).
+    Frozen parameters get no gradient, so the backward pass stops above them."""
+    encoder: Any = getattr(network, "encoder", None)
+    if encoder is None or not hasattr(encoder, "embeddings"):
+        return  # sequence classification: no lower layers of ours to name
+    lower = [encoder.embeddings, *encoder.encoder.layer[:layers]] if layers > 0 else []
+    frozen = {id(p) for module in lower for p in module.parameters()}
+    for parameter in encoder.parameters():
+        parameter.requires_grad = id(parameter) not in frozen
+
+
 @dataclass
 class _LoopResult:
     best_state: dict[str, Any]
@@ -1309,12 +1345,13 @@ def _optimise(
     step = 0
     stopped_by = "max_epochs"
     stale = 0
+    lengths = np.array([len(e) for e in encoded])
     for epoch in range(1, config.max_epochs + 1):
         network.train()
+        _freeze_lower_layers(network, config.freeze_layers if epoch <= config.freeze_epochs else 0)
         order = rng.permutation(train_idx)
         running, seen = 0.0, 0
-        for start in range(0, len(order), config.batch_size):
-            batch = order[start : start + config.batch_size]
+        for batch in _training_batches(order, lengths, config, rng):
             ids, mask = _pad([encoded[i] for i in batch], pad_id, device)
             logits = _logits(network, ids, mask)
             loss = torch.nn.functional.cross_entropy(

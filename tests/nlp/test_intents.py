@@ -315,3 +315,39 @@ def test_the_gates_decline_at_most_the_budget_of_right_answers_on_validation():
     confident = 0.5 + 0.5 * rng.random(n)
     _, _, kept = _choose_gates(gates, confident, correct, 0.3, config)
     assert kept == 0.3
+
+
+def test_length_buckets_cover_every_example_once_in_batches_of_similar_length():
+    from nlp.intents import _training_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 60, size=200)
+    order = rng.permutation(200)
+    config = IntentTrainingConfig(batch_size=16, length_buckets=5)
+
+    batches = _training_batches(order, lengths, config, np.random.default_rng(1))
+
+    assert sorted(int(i) for b in batches for i in b) == list(range(200))
+    assert all(len(b) <= 16 for b in batches)
+    plain = _training_batches(order, lengths, IntentTrainingConfig(length_buckets=1), None)
+    padded = sum(len(b) * lengths[b].max() for b in batches)
+    assert padded < sum(len(b) * lengths[b].max() for b in plain)
+
+
+def test_lower_layers_freeze_for_the_first_epochs_then_train():
+    from nlp.intents import _freeze_lower_layers
+
+    config = IntentTrainingConfig(
+        max_epochs=2, val_fraction=0.25, freeze_layers=3, freeze_epochs=1, length_buckets=4
+    )
+    model = train_intent_classifier(TINY_TEXTS, TINY_LABELS, config)
+    assert model.report.epochs_run == 2
+
+    network = model.network
+    _freeze_lower_layers(network, 3)
+    encoder = network.encoder
+    assert not any(p.requires_grad for p in encoder.embeddings.parameters())
+    assert not any(p.requires_grad for p in encoder.encoder.layer[2].parameters())
+    assert all(p.requires_grad for p in encoder.encoder.layer[3].parameters())
+    _freeze_lower_layers(network, 0)
+    assert all(p.requires_grad for p in encoder.parameters())

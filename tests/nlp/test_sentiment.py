@@ -62,6 +62,8 @@ def test_fine_tuned_on_ratings_predicts_saves_and_loads(tmp_path):
     config = sentiment_training_config(max_epochs=3, val_fraction=0.25)
     assert config.class_weighted
     assert config.familiarity_quantile == 0.0
+    assert config.freeze_layers == 0  # freezing cost sentiment accuracy (bench/README.md)
+    assert config.polar_labels == ("negative", "positive")
     model = train_sentiment_classifier(list(texts), list(ratings), config)
 
     assert set(model.classifier.labels) == set(LABELS)
