@@ -941,7 +941,7 @@ def train_intent_classifier(
             chosen, val_logits, vectors = "floor", floor.choice.val_logits, floor.vectors
         network.eval()
         selection = _selection_record(chosen, floor, loop)
-        logger.info("intent training kept the %s: %s", chosen, selection["reason"])
+        logger.info("training kept the %s: %s", chosen.replace("_", "-"), selection["reason"])
         model = _assemble(network, tokenizer, run, val_logits, vectors, loop, chosen, selection)
         if chosen == "fine_tuned" and floor is not None:
             frozen.head.load_state_dict(floor.served_state)
