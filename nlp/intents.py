@@ -634,27 +634,37 @@ class IntentClassifier:
     ) -> IntentClassifier:
         """The same model (weights shared, not copied) with another fallback threshold,
         familiarity threshold and/or out-of-scope margin (``None`` keeps the current one)."""
-        clone = IntentClassifier(
-            network=self.network,
-            tokenizer=self.tokenizer,
-            labels=self.labels,
-            threshold=self.threshold if threshold is None else threshold,
-            temperature=self.temperature,
-            architecture=self.architecture,
-            max_length=self.max_length,
-            device=self.device,
-            meta=self.meta,
-            report=self.report,
-            reference=self.reference,
-            familiarity_threshold=(
-                self.familiarity_threshold if familiarity is None else familiarity
-            ),
-            out_of_scope=self.out_of_scope,
-            out_of_scope_margin=(
-                self.out_of_scope_margin if out_of_scope_margin is None else out_of_scope_margin
-            ),
-        )
+        changes: dict[str, Any] = {
+            "threshold": threshold,
+            "familiarity_threshold": familiarity,
+            "out_of_scope_margin": out_of_scope_margin,
+        }
+        clone = self.replaced(**{k: v for k, v in changes.items() if v is not None})
         clone._traced = self._traced
+        return clone
+
+    def replaced(self, **changes: Any) -> IntentClassifier:
+        """A new classifier with every constructor field of this one, ``changes`` applied (a
+        quantized network, other thresholds): nothing is dropped on the way, the gates
+        included. The traced forward pass is not carried over (it may be another network's)."""
+        fields: dict[str, Any] = {
+            "network": self.network,
+            "tokenizer": self.tokenizer,
+            "labels": self.labels,
+            "threshold": self.threshold,
+            "temperature": self.temperature,
+            "architecture": self.architecture,
+            "max_length": self.max_length,
+            "device": self.device,
+            "meta": self.meta,
+            "report": self.report,
+            "reference": self.reference,
+            "familiarity_threshold": self.familiarity_threshold,
+            "out_of_scope": self.out_of_scope,
+            "out_of_scope_margin": self.out_of_scope_margin,
+        }
+        clone = IntentClassifier(**{**fields, **changes})
+        clone.floor = self.floor
         return clone
 
     def save(self, directory: Path) -> Path:
@@ -1020,10 +1030,9 @@ def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
         # Chosen and calibrated on validation, then refitted on every example with the chosen
         # settings (a warm start: a few L-BFGS steps). Fine-tuning starts from the head that
         # never saw the validation split, so that its validation scores stay honest.
-        everything = np.arange(len(run.targets))
         served = fit_linear_head(
-            vectors[everything],
-            run.targets[everything],
+            vectors,
+            run.targets,
             len(run.label_names),
             c=choice.head.c,
             class_weight_power=choice.head.class_weight_power,

@@ -217,23 +217,7 @@ class FineTunedSentiment:
             network = torch.ao.quantization.quantize_dynamic(
                 classifier.network, {torch.nn.Linear}, dtype=torch.qint8
             )
-        quantized = IntentClassifier(
-            network=network,
-            tokenizer=classifier.tokenizer,
-            labels=classifier.labels,
-            threshold=classifier.threshold,
-            temperature=classifier.temperature,
-            architecture=classifier.architecture,
-            max_length=classifier.max_length,
-            device=classifier.device,
-            meta={**classifier.meta, "int8": True},
-            report=classifier.report,
-            reference=classifier.reference,
-            familiarity_threshold=classifier.familiarity_threshold,
-            out_of_scope=classifier.out_of_scope,
-            out_of_scope_margin=classifier.out_of_scope_margin,
-        )
-        quantized.floor = classifier.floor
+        quantized = classifier.replaced(network=network, meta={**classifier.meta, "int8": True})
         result = FineTunedSentiment(quantized)
         result.name = f"{self.name}-int8"
         return result

@@ -508,9 +508,7 @@ def _train_holding_lease(
     live_metrics = None
     if serving is not None:
         live_name, _, live_model = serving
-        live_metrics = trainer.evaluate(
-            live_model, prepared.evaluation_texts, prepared.evaluation_labels
-        )
+        live_metrics = trainer.evaluate(live_model, *evaluation)
         live_metrics["scorer"] = live_name
     verdict = promotion_gate(
         candidate=trainer.score(metrics),
@@ -518,10 +516,11 @@ def _train_holding_lease(
         live_name=serving[0] if serving else None,
         tolerance=settings.MODEL_PROMOTION_TOLERANCE,
     )
-    baselines = [
-        (name, trainer.measures(trainer.evaluate(scorer, *evaluation)))
-        for name, scorer in trainer.baselines()
-    ]
+    baselines = []
+    for name, scorer in trainer.baselines():
+        # A baseline that is also what serves (VADER before a first model) is scored once.
+        scored = live_metrics if live_metrics and live_metrics["scorer"] == name else None
+        baselines.append((name, trainer.measures(scored or trainer.evaluate(scorer, *evaluation))))
     if baselines:
         against = baseline_gate(candidate=trainer.measures(metrics), baselines=baselines)
         verdict = GateVerdict(

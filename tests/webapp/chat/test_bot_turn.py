@@ -139,17 +139,22 @@ def store(model_dir, encoder):
         shipped_at="2026-11-03T10:00:00Z",
     )
     search_index_build(store_id=store.id)
+    _make_live(store, model_dir)
+    return store
+
+
+def _make_live(store, directory):
+    """Register a saved intent model as the store's version and make it live."""
     version = model_version_register(
         store=store,
         kind=ModelKind.INTENT,
-        save=lambda target: shutil.copytree(model_dir, target),
+        save=lambda target: shutil.copytree(directory, target),
         metrics={},
         training_examples=40,
         heldout_examples=0,
         training_seconds=1,
     )
     model_version_promote(version_id=version.id)
-    return store
 
 
 def _say(conversation_id, text):
@@ -285,19 +290,6 @@ def floor_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("intent") / "floor"
     classifier.save(directory)
     return directory
-
-
-def _make_live(store, directory):
-    version = model_version_register(
-        store=store,
-        kind=ModelKind.INTENT,
-        save=lambda target: shutil.copytree(directory, target),
-        metrics={},
-        training_examples=40,
-        heldout_examples=0,
-        training_seconds=1,
-    )
-    model_version_promote(version_id=version.id)
 
 
 @pytest.mark.parametrize("shared", [True, False])
