@@ -27,6 +27,7 @@ Run: ``.venv/bin/python -m bench.sentiment [--json FILE]`` and
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -37,6 +38,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +49,39 @@ from bench.retrieval import log, section, setup_django, table
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "shopdesk_bench"
+OWN_REVIEWS = ROOT / "bench" / "data" / "own" / "reviews.jsonl"
+ASPECTS_SET = ROOT / "bench" / "data" / "own" / "aspects.jsonl"
+HELDOUT_PERCENT = 20  # as SENTIMENT_HELDOUT_PERCENT
 
 
-def quality(max_seconds: float) -> dict[str, Any]:
-    from nlp.baselines import TfidfLogRegIntentBaseline
-    from nlp.sentiment import (
-        LABELS,
-        LexiconSentiment,
-        rating_label,
-        sentiment_report,
-        sentiment_training_config,
-        train_sentiment_classifier,
-    )
+@dataclass(frozen=True)
+class Reviews:
+    train_texts: list[str]
+    train_ratings: list[int]
+    heldout_texts: list[str]
+    heldout_ratings: list[int]
+
+
+def load_own_reviews() -> Reviews:
+    """``bench/data/own/reviews.jsonl`` (3,000 reviews of our own writing, five categories),
+    split like a store's: a stable hash of each review's id holds 20% out. Text as the model
+    reads a review: title and body."""
+    rows = [json.loads(line) for line in OWN_REVIEWS.read_text(encoding="utf-8").splitlines()]
+    data = Reviews([], [], [], [])
+    for row in rows:
+        text = ". ".join(part.strip() for part in (row["title"], row["body"]) if part.strip())
+        digest = hashlib.sha256(f"review:{row['id']}".encode()).hexdigest()
+        if int(digest[:8], 16) % 100 < HELDOUT_PERCENT:
+            data.heldout_texts.append(text)
+            data.heldout_ratings.append(int(row["rating"]))
+        else:
+            data.train_texts.append(text)
+            data.train_ratings.append(int(row["rating"]))
+    return data
+
+
+def load_demo_reviews() -> Reviews:
+    """The demo store's reviews, split by ``train_sentiment``'s own rule (Django, SQLite)."""
     from webapp.demo.services import DEMO_SLUG, demo_load
     from webapp.reviews.selectors import sentiment_datasets
     from webapp.stores.selectors import store_get_by_slug
@@ -66,27 +90,71 @@ def quality(max_seconds: float) -> dict[str, Any]:
     store = store_get_by_slug(slug=DEMO_SLUG)
     assert store is not None
     data = sentiment_datasets(store_id=store.id)
+    return Reviews(data.train_texts, data.train_ratings, data.heldout_texts, data.heldout_ratings)
+
+
+REGISTERED = "ShopDesk registered (as deployed)"
+BASELINES = ("VADER (lexicon)", "TF-IDF + LR", "MiniLM frozen + LR")
+
+
+def quality(data: Reviews, max_seconds: float) -> dict[str, Any]:
+    """Every scorer on one set's held-out reviews; the trained ones served int8, as the
+    workers serve them."""
+    from bench.deployed import train_as_deployed
+    from nlp.baselines import TfidfLogRegIntentBaseline
+    from nlp.sentiment import (
+        LABELS,
+        FineTunedSentiment,
+        LexiconSentiment,
+        rating_label,
+        sentiment_report,
+        sentiment_training_config,
+        train_sentiment_classifier,
+    )
+
     train_labels = [rating_label(r) for r in data.train_ratings]
     gold = [rating_label(r) for r in data.heldout_ratings]
+    texts = data.heldout_texts
     log(f"{len(data.train_texts)} training / {len(gold)} held-out reviews")
     rows: list[dict[str, Any]] = []
 
     def add(name: str, predicted: list[str], seconds: float, extra: dict | None = None) -> None:
         report = sentiment_report(gold, predicted)
+        report["confusion"] = confusion(gold, predicted)
         rows.append({"method": name, "train_seconds": round(seconds, 1), **report, **(extra or {})})
 
-    lexicon = LexiconSentiment()
-    add("VADER (lexicon)", [r.label for r in lexicon.predict(data.heldout_texts)], 0.0)
+    def add_model(name: str, model: Any, seconds: float, training: dict[str, Any]) -> Any:
+        served = model.quantized()  # int8 Linear layers, as the workers serve it
+        add(
+            name,
+            [r.label for r in served.predict(texts)],
+            seconds,
+            {
+                "kept": training.get("chosen"),
+                "lexical": model.classifier.lexical is not None,
+                "selection": training.get("selection"),
+                **_speed(served, texts),
+                "epochs": training.get("epochs_run"),
+                "best_epoch": training.get("best_epoch"),
+            },
+        )
+        return served
 
+    add("VADER (lexicon)", [r.label for r in LexiconSentiment().predict(texts)], 0.0)
     started = time.perf_counter()
     baseline = TfidfLogRegIntentBaseline().fit(data.train_texts, train_labels)
-    add("TF-IDF + LR", list(baseline.predict(data.heldout_texts)), time.perf_counter() - started)
+    add("TF-IDF + LR", list(baseline.predict(texts)), time.perf_counter() - started)
 
-    texts = data.heldout_texts
+    log("training the registered model as deployed ...")
+    job = train_as_deployed(
+        data.train_texts, train_labels, sentiment_training_config(max_seconds=max_seconds)
+    )
+    registered = add_model(REGISTERED, FineTunedSentiment(job.model), job.seconds, job.training)
+    rows[-1].update({"nice": job.nice, "threads": job.threads})
     variants = [
-        ("ShopDesk (floor or fine-tuned)", {}),
         ("floor only", {"fine_tune": False}),
         ("fine-tuned only", {"floor": False}),
+        ("MiniLM frozen + LR", {"fine_tune": False, "floor_lexical": False}),
     ]
     for name, overrides in variants:
         log(f"training {name} on the star ratings ...")
@@ -95,24 +163,87 @@ def quality(max_seconds: float) -> dict[str, Any]:
         model = train_sentiment_classifier(data.train_texts, data.train_ratings, config)
         seconds = time.perf_counter() - started
         report = model.classifier.report
-        served = model.quantized()  # int8 Linear layers, as the workers serve it
-        add(
-            name,
-            [r.label for r in served.predict(texts)],
-            seconds,
-            {
-                "kept": report.chosen if report else None,
-                "selection": report.selection if report else None,
-                **_speed(served, texts),
-                "epochs": report.epochs_run if report else None,
-                "best_epoch": report.best_epoch if report else None,
-            },
-        )
+        fields = ("chosen", "selection", "epochs_run", "best_epoch")
+        training = {k: getattr(report, k) for k in fields}
+        add_model(name, model, seconds, training)
     return {
         "train": len(data.train_texts),
         "heldout": len(gold),
         "heldout_labels": {label: gold.count(label) for label in LABELS},
         "rows": rows,
+        "registered_at_least_baselines": verdict(rows),
+        "registered_model": registered,
+    }
+
+
+def confusion(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, dict[str, int]]:
+    """``confusion[true][predicted]`` counts over the three labels."""
+    from nlp.sentiment import LABELS
+
+    table_ = {t: dict.fromkeys(LABELS, 0) for t in LABELS}
+    for t, p in zip(gold, predicted, strict=True):
+        table_[t][p] += 1
+    return table_
+
+
+def verdict(rows: Sequence[dict[str, Any]]) -> dict[str, bool]:
+    """Whether the registered model is at least as good as each baseline on three-class
+    macro-F1 and on praise-vs-complaint accuracy, in this run."""
+    by_method = {row["method"]: row for row in rows}
+    registered = by_method[REGISTERED]
+    return {
+        f"{name} {measure}": registered[measure] >= by_method[name][measure]
+        for name in BASELINES
+        for measure in ("macro_f1", "polar_accuracy")
+    }
+
+
+def aspect_quality(model: Any | None) -> dict[str, Any]:
+    """``nlp.sentiment.aspect_polarities`` on ``bench/data/own/aspects.jsonl`` (320 reviews
+    of ours, each aspect it gives an opinion on labelled positive / negative): finding the
+    aspects (precision, recall, F1), and the polarity of the ones found, as served (clauses
+    scored by VADER, a clause with no feeling taking the review's score from ``model``, else
+    VADER's) next to a baseline that gives every aspect the whole review's polarity."""
+    from nlp.sentiment import ASPECTS, LexiconSentiment, aspect_polarities
+
+    rows = [json.loads(line) for line in ASPECTS_SET.read_text(encoding="utf-8").splitlines()]
+    texts = [row["text"] for row in rows]
+    scorer = model if model is not None else LexiconSentiment()
+    overall = [result.score for result in scorer.predict(texts)]
+    found = [aspect_polarities(text, score) for text, score in zip(texts, overall, strict=True)]
+    counts = {aspect: {"tp": 0, "fp": 0, "fn": 0} for aspect in ASPECTS}
+    right = {"clauses": 0, "whole review": 0}
+    matched = 0
+    for row, predicted, score in zip(rows, found, overall, strict=True):
+        gold = row["aspects"]
+        for aspect in ASPECTS:
+            if aspect in gold and aspect in predicted:
+                counts[aspect]["tp"] += 1
+                matched += 1
+                want = gold[aspect] == "positive"
+                right["clauses"] += (predicted[aspect] > 0) == want and predicted[aspect] != 0
+                right["whole review"] += (score > 0) == want and score != 0
+            elif aspect in gold:
+                counts[aspect]["fn"] += 1
+            elif aspect in predicted:
+                counts[aspect]["fp"] += 1
+
+    def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3)}
+
+    total = {k: sum(c[k] for c in counts.values()) for k in ("tp", "fp", "fn")}
+    return {
+        "reviews": len(rows),
+        "labelled_aspects": total["tp"] + total["fn"],
+        "overall_score_from": getattr(scorer, "name", "vader"),
+        "detection": prf(**total),
+        "per_aspect": {
+            aspect: {**prf(**c), "support": c["tp"] + c["fn"]} for aspect, c in counts.items()
+        },
+        "polarity_accuracy": {k: round(v / max(matched, 1), 3) for k, v in right.items()},
     }
 
 
@@ -133,18 +264,19 @@ def _speed(model: Any, texts: list[str]) -> dict[str, float]:
     }
 
 
-def print_quality(result: dict[str, Any]) -> None:
+def print_quality(name: str, result: dict[str, Any]) -> None:
     section(
-        f"Held-out demo reviews: {result['heldout']} (train {result['train']}), "
+        f"Held-out {name} reviews: {result['heldout']} (train {result['train']}), "
         f"labels {result['heldout_labels']}"
     )
     body = []
     for row in result["rows"]:
         f1 = {label: row["per_label"][label]["f1"] for label in ("negative", "neutral", "positive")}
+        kept = str(row.get("kept") or "-").replace("_", "-")
         body.append(
             [
                 row["method"],
-                str(row.get("kept") or "-").replace("_", "-"),
+                kept + (" +n-grams" if row.get("lexical") else ""),
                 f"{row['accuracy']:.3f}",
                 f"{row['macro_f1']:.3f}",
                 f"{row['polar_accuracy']:.3f}",
@@ -159,6 +291,47 @@ def print_quality(result: dict[str, Any]) -> None:
         "train s", "p50 ms", "batch/s",
     ]  # fmt: skip
     print(table(headers, body))
+    print("\nconfusion (rows: the stars' label; columns: predicted negative / neutral / positive)")
+    confusions = []
+    for row in result["rows"]:
+        for n, (truth, predicted) in enumerate(row["confusion"].items()):
+            counts = " / ".join(f"{count:>3}" for count in predicted.values())
+            confusions.append([row["method"] if n == 0 else "", truth, counts])
+    print(table(["method", "true", "neg / neu / pos"], confusions))
+    missed = [k for k, ok in result["registered_at_least_baselines"].items() if not ok]
+    print(
+        "\nregistered >= every baseline (macro-F1, praise/complaint accuracy): "
+        + ("yes" if not missed else "NO: " + ", ".join(missed))
+    )
+
+
+def print_aspects(result: dict[str, Any]) -> None:
+    section(
+        f"Aspects: {result['reviews']} labelled reviews of ours, "
+        f"{result['labelled_aspects']} aspect opinions (overall score: "
+        f"{result['overall_score_from']})"
+    )
+    detection = result["detection"]
+    print(
+        f"finding the aspects: precision {detection['precision']:.3f}, recall "
+        f"{detection['recall']:.3f}, F1 {detection['f1']:.3f}"
+    )
+    body = [
+        [
+            aspect,
+            str(figures["support"]),
+            f"{figures['precision']:.3f}",
+            f"{figures['recall']:.3f}",
+            f"{figures['f1']:.3f}",
+        ]
+        for aspect, figures in result["per_aspect"].items()
+    ]
+    print(table(["aspect", "labelled", "precision", "recall", "F1"], body))
+    polarity = result["polarity_accuracy"]
+    print(
+        f"polarity of the aspects found: by their clauses (as served) {polarity['clauses']:.3f}; "
+        f"the whole review's polarity for every aspect (baseline) {polarity['whole review']:.3f}"
+    )
 
 
 # --- throughput with real workers -----------------------------------------------------------
@@ -357,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throughput", action="store_true", help="time real workers instead")
     parser.add_argument("--reviews", type=int, default=2560, help="reviews scored per run")
     parser.add_argument("--max-seconds", type=float, default=18 * 60.0)
+    parser.add_argument("--sets", default="demo,own", help="comma-separated: demo, own")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -366,13 +540,27 @@ def main(argv: list[str] | None = None) -> int:
         result = throughput(args.reviews)
         print_throughput(result)
     else:
+        result = {"sets": {}}
+        loaders = {"demo": load_demo_reviews, "own": load_own_reviews}
+        registered = None
         workdir = Path(tempfile.mkdtemp(prefix="shopdesk-bench-sentiment-"))
         try:
             setup_django(workdir)
-            result = quality(args.max_seconds)
+            for name in args.sets.split(","):
+                if name not in loaders:
+                    raise SystemExit(f"unknown set {name!r}: choose from {', '.join(loaders)}")
+                log(f"{name} reviews ...")
+                figures = quality(loaders[name](), args.max_seconds)
+                registered = figures.pop("registered_model")
+                result["sets"][name] = figures
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        print_quality(result)
+        # The last set's registered model scores the aspect set's reviews (the own set's, by
+        # default: reviews of every kind, like the aspect set's).
+        result["aspects"] = aspect_quality(registered)
+        for name, figures in result["sets"].items():
+            print_quality(name, figures)
+        print_aspects(result["aspects"])
     print(f"\n{os.cpu_count()} CPUs; load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nlp.calibration import nll
+from nlp.lexical import SparseRows
 from nlp.metrics import classification_report
 
 # Inverse regularisation strengths tried, as sklearn's C: the loss is C x the summed
@@ -66,16 +67,24 @@ def class_weights(targets: np.ndarray, n_labels: int, power: float = 1.0) -> np.
 
 @dataclass(frozen=True)
 class LinearHead:
-    """``logits = vectors @ weight.T + bias``; ``weight`` (n_labels, dim), ``bias`` (n_labels)."""
+    """``logits = vectors @ weight.T + bias`` (+ ``lexical @ lexical_weight.T`` for a head
+    fitted with lexical features); ``weight`` (n_labels, dim), ``bias`` (n_labels),
+    ``lexical_weight`` (n_labels, n-grams) or ``None``."""
 
     weight: np.ndarray
     bias: np.ndarray
     c: float
     class_weight_power: float
     iterations: int
+    lexical_weight: np.ndarray | None = None
 
-    def logits(self, vectors: np.ndarray) -> np.ndarray:
-        return vectors.astype(np.float64) @ self.weight.T.astype(np.float64) + self.bias
+    def logits(self, vectors: np.ndarray, lexical: SparseRows | None = None) -> np.ndarray:
+        out = vectors.astype(np.float64) @ self.weight.T.astype(np.float64) + self.bias
+        if self.lexical_weight is not None:
+            if lexical is None:
+                raise ValueError("this head reads lexical features too: pass them")
+            out += lexical.dot(self.lexical_weight)
+        return out
 
 
 def fit_linear_head(
@@ -87,8 +96,10 @@ def fit_linear_head(
     class_weight_power: float = 0.0,
     start: LinearHead | None = None,
     max_iterations: int = MAX_ITERATIONS,
+    lexical: SparseRows | None = None,
 ) -> LinearHead:
-    """L2-regularised multinomial logistic regression by L-BFGS (strong Wolfe line search).
+    """L2-regularised multinomial logistic regression by L-BFGS (strong Wolfe line search),
+    on the embeddings and, when given, the examples' ``lexical`` features beside them.
     ``start`` warm-starts from another fit (a neighbouring C converges in a few steps)."""
     import torch
 
@@ -97,15 +108,24 @@ def fit_linear_head(
     weight_per_example = torch.as_tensor(
         class_weights(targets, n_labels, class_weight_power)[targets], dtype=torch.float64
     )
-    if start is not None:
-        w = torch.tensor(start.weight, dtype=torch.float64, requires_grad=True)
-        b = torch.tensor(start.bias, dtype=torch.float64, requires_grad=True)
-    else:
-        w = torch.zeros((n_labels, x.shape[1]), dtype=torch.float64, requires_grad=True)
-        b = torch.zeros(n_labels, dtype=torch.float64, requires_grad=True)
+
+    def parameter(values: np.ndarray | None, shape: tuple[int, ...]) -> torch.Tensor:
+        if values is None:
+            return torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+        return torch.tensor(values, dtype=torch.float64, requires_grad=True)
+
+    w = parameter(start.weight if start else None, (n_labels, x.shape[1]))
+    b = parameter(start.bias if start else None, (n_labels,))
+    parameters = [w, b]
+    sparse, lw = None, None
+    if lexical is not None:
+        sparse = lexical.torch(torch.float64)
+        warm = start.lexical_weight if start is not None else None
+        lw = parameter(warm, (n_labels, lexical.width))
+        parameters.append(lw)
     penalty = 0.5 / (c * max(len(targets), 1))  # C x sum(CE) + |w|^2 / 2, divided by C x n
     optimizer = torch.optim.LBFGS(
-        [w, b],
+        parameters,
         lr=1.0,
         max_iter=max_iterations,
         history_size=20,
@@ -119,8 +139,13 @@ def fit_linear_head(
         nonlocal calls
         calls += 1
         optimizer.zero_grad()
-        losses = torch.nn.functional.cross_entropy(x @ w.T + b, y, reduction="none")
-        loss = (losses * weight_per_example).mean() + penalty * (w * w).sum()
+        logits = x @ w.T + b
+        squares = (w * w).sum()
+        if lw is not None:
+            logits = logits + torch.sparse.mm(sparse, lw.T)
+            squares = squares + (lw * lw).sum()
+        losses = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+        loss = (losses * weight_per_example).mean() + penalty * squares
         loss.backward()
         return loss
 
@@ -131,6 +156,7 @@ def fit_linear_head(
         c=c,
         class_weight_power=class_weight_power,
         iterations=calls,
+        lexical_weight=None if lw is None else lw.detach().numpy().astype(np.float32),
     )
 
 
@@ -156,9 +182,14 @@ def choose_linear_head(
     c_grid: Sequence[float] = DEFAULT_C_GRID,
     class_weight_powers: Sequence[float] = (0.0,),
     polar: Sequence[int] = (),
+    train_lexical: SparseRows | None = None,
+    val_lexical: SparseRows | None = None,
 ) -> FloorChoice:
     """Fit a head per (C, class-weight power) and keep the best on the validation split's
-    selection score, ties to the lower NLL."""
+    selection score, ties to the lower NLL. With ``train_lexical`` / ``val_lexical`` every
+    head also reads the examples' lexical features."""
+    if (train_lexical is None) != (val_lexical is None):
+        raise ValueError("pass lexical features for both splits or for neither")
     label_ids = [str(i) for i in range(n_labels)]
     truth = [str(t) for t in val_targets]
     polar_ids = [str(i) for i in polar]
@@ -174,9 +205,10 @@ def choose_linear_head(
                 c=c,
                 class_weight_power=power,
                 start=previous,
+                lexical=train_lexical,
             )
             previous = head
-            logits = head.logits(val_vectors)
+            logits = head.logits(val_vectors, val_lexical)
             predicted = [str(i) for i in logits.argmax(axis=1)]
             score = selection_score(truth, predicted, label_ids, polar_ids)
             loss = nll(logits, val_targets)

@@ -52,6 +52,7 @@ from nlp.floor import (
     fit_linear_head,
     selection_score,
 )
+from nlp.lexical import MAX_FEATURES, LexicalFeatures, LexicalHead, SparseRows
 from nlp.metrics import classification_report
 
 if TYPE_CHECKING:
@@ -158,6 +159,10 @@ class IntentTrainingConfig:
     # Labels whose accuracy joins macro-F1 in the selection score (sentiment: the complaints
     # and the praise, so that neither drifts to neutral); empty: macro-F1 alone.
     polar_labels: tuple[str, ...] = ()
+    # Also try the floor with word and character n-grams beside the embeddings
+    # (``nlp.lexical``); the better on validation is the floor.
+    floor_lexical: bool = True
+    lexical_max_features: int = MAX_FEATURES
 
 
 @dataclass(frozen=True)
@@ -451,6 +456,7 @@ class IntentClassifier:
         familiarity_threshold: float | None = None,
         out_of_scope: np.ndarray | None = None,
         out_of_scope_margin: float | None = None,
+        lexical: LexicalHead | None = None,
     ) -> None:
         self.network: Any = network.eval()  # Any: the head / encoder attributes are ours
         self.tokenizer = tokenizer
@@ -477,6 +483,8 @@ class IntentClassifier:
         if gated and out_of_scope_margin is not None:
             self.out_of_scope = np.asarray(out_of_scope, dtype=np.float32)
             self.out_of_scope_margin = float(out_of_scope_margin)
+        # A floor fitted on n-grams beside the embeddings (``nlp.lexical``): its logits add up.
+        self.lexical = lexical
         self._tokenizer_lock = threading.Lock()
         self._traced: Any = None  # set by ``for_serving``
         # Straight from training, when fine-tuning beat it on validation: the floor, which the
@@ -505,7 +513,11 @@ class IntentClassifier:
         if not texts:
             return np.zeros((0, len(self.labels)))
         pad_id = self.tokenizer.pad_token_id or 0
-        return _batched_logits(self.network, self._encode(texts), pad_id, self.device, batch_size)
+        logits = _batched_logits(self.network, self._encode(texts), pad_id, self.device, batch_size)
+        return self._with_lexical(logits, texts)
+
+    def _with_lexical(self, logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        return logits if self.lexical is None else logits + self.lexical.logits(texts)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Calibrated probabilities, ``(n, n_labels)`` float32, columns in ``labels`` order."""
@@ -527,6 +539,7 @@ class IntentClassifier:
             embeddings=self.reference is not None,
             traced=self._traced,
         )
+        logits = self._with_lexical(logits, texts)
         probs = softmax(logits, self.temperature).astype(np.float32)
         return probs, self._gates(vectors)
 
@@ -546,12 +559,17 @@ class IntentClassifier:
             and self.meta.get("base_model") == BUNDLED_BASE_MODEL
         )
 
-    def predict_vectors(self, vectors: np.ndarray) -> list[IntentPrediction]:
+    def predict_vectors(
+        self, vectors: np.ndarray, texts: Sequence[str] | None = None
+    ) -> list[IntentPrediction]:
         """``predict`` from the messages' L2-normalised base-encoder embeddings ``(n, 384)``
         (``retrieval.embedding``), for a model that ``shares_base_encoder``: the head, the
-        calibration and both gates, with no forward pass (microseconds)."""
+        calibration and both gates, with no forward pass (well under a millisecond). A model
+        with a lexical head needs the ``texts`` too."""
         if not self.shares_base_encoder:
             raise ValueError("this model fine-tuned its encoder: predict from the texts")
+        if self.lexical is not None and texts is None:
+            raise ValueError("this model reads the words too: pass the texts")
         if self._head is None:
             head = self.network.head
             self._head = (
@@ -560,7 +578,13 @@ class IntentClassifier:
             )
         weight, bias = self._head
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, weight.shape[1])
-        probs = softmax(vectors @ weight.T + bias, self.temperature).astype(np.float32)
+        logits = vectors @ weight.T + bias
+        if self.lexical is not None:
+            assert texts is not None
+            if len(texts) != len(vectors):
+                raise ValueError(f"{len(vectors)} vectors but {len(texts)} texts")
+            logits = logits + self.lexical.logits(texts)
+        probs = softmax(logits, self.temperature).astype(np.float32)
         return self._predictions(probs, self._gates(vectors))
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[IntentPrediction]:
@@ -662,6 +686,7 @@ class IntentClassifier:
             "familiarity_threshold": self.familiarity_threshold,
             "out_of_scope": self.out_of_scope,
             "out_of_scope_margin": self.out_of_scope_margin,
+            "lexical": self.lexical,
         }
         clone = IntentClassifier(**{**fields, **changes})
         clone.floor = self.floor
@@ -697,6 +722,8 @@ class IntentClassifier:
                     save_file(gate, str(staging / REFERENCE_FILE))
             else:
                 self.network.save_pretrained(staging, safe_serialization=True)
+            if self.lexical is not None:
+                self.lexical.save(staging)
             self.tokenizer.save_pretrained(staging)
             meta = {
                 **self.meta,
@@ -754,6 +781,7 @@ class IntentClassifier:
             familiarity_threshold=meta.get("familiarity_threshold"),
             out_of_scope=out_of_scope,
             out_of_scope_margin=meta.get("out_of_scope_margin"),
+            lexical=LexicalHead.load(directory),
         )
 
 
@@ -902,6 +930,7 @@ def train_intent_classifier(
         tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
         run = _Run(
             config=config,
+            texts=list(texts),
             labels=list(labels),
             label_names=label_names,
             targets=np.array([{n: i for i, n in enumerate(label_names)}[x] for x in labels]),
@@ -952,7 +981,10 @@ def train_intent_classifier(
         network.eval()
         selection = _selection_record(chosen, floor, loop)
         logger.info("training kept the %s: %s", chosen.replace("_", "-"), selection["reason"])
-        model = _assemble(network, tokenizer, run, val_logits, vectors, loop, chosen, selection)
+        lexical = floor.lexical if chosen == "floor" and floor is not None else None
+        model = _assemble(
+            network, tokenizer, run, val_logits, vectors, loop, chosen, selection, lexical
+        )
         if chosen == "fine_tuned" and floor is not None:
             frozen.head.load_state_dict(floor.served_state)
             model.floor = _assemble(
@@ -964,6 +996,7 @@ def train_intent_classifier(
                 None,
                 "floor",
                 {**selection, "chosen": "floor"},
+                floor.lexical,
             )
         return model
     finally:
@@ -975,6 +1008,7 @@ class _Run:
     """One training run's inputs, shared by the floor, the loop and the assembly."""
 
     config: IntentTrainingConfig
+    texts: list[str]
     labels: list[str]
     label_names: tuple[str, ...]
     targets: np.ndarray
@@ -999,15 +1033,20 @@ class _Run:
 
 @dataclass(frozen=True)
 class _Floor:
-    choice: FloorChoice
-    head_state: dict[str, Any]  # fitted on the training split: where fine-tuning starts
+    choice: FloorChoice  # the floor: the better of the plain and the lexical head
+    plain: FloorChoice  # the best head on the embeddings alone
+    head_state: dict[str, Any]  # plain, fitted on the training split: where fine-tuning starts
     served_state: dict[str, Any]  # what the floor serves (refitted on every example)
+    lexical: LexicalHead | None  # the served lexical half, when the lexical head won
     vectors: np.ndarray  # every example's frozen embedding, in input order
     seconds: float
+    tried_lexical: tuple[tuple[float, float, float], ...] = ()
 
 
 def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
-    """Embed every example once with the frozen encoder and choose a linear head on them."""
+    """Embed every example once with the frozen encoder and choose a linear head on them,
+    and, with ``floor_lexical``, one on the embeddings and the texts' n-grams; the better of
+    the two on validation is the floor."""
     import torch
 
     started = time.perf_counter()
@@ -1015,16 +1054,34 @@ def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
     assert vectors is not None
     config = run.config
     powers = config.floor_class_weight_powers if config.class_weighted else (0.0,)
-    choice = choose_linear_head(
-        vectors[run.train_idx],
-        run.targets[run.train_idx],
-        vectors[run.val_idx],
-        run.targets[run.val_idx],
-        len(run.label_names),
-        c_grid=config.floor_c_grid,
-        class_weight_powers=powers,
-        polar=run.polar,
-    )
+    train, val = run.train_idx, run.val_idx
+
+    def choose(rows: SparseRows | None) -> FloorChoice:
+        return choose_linear_head(
+            vectors[train],
+            run.targets[train],
+            vectors[val],
+            run.targets[val],
+            len(run.label_names),
+            c_grid=config.floor_c_grid,
+            class_weight_powers=powers,
+            polar=run.polar,
+            train_lexical=None if rows is None else rows.rows(train),
+            val_lexical=None if rows is None else rows.rows(val),
+        )
+
+    plain = choose(None)
+    choice, features, rows = plain, None, None
+    lexical_choice: FloorChoice | None = None
+    if config.floor_lexical:
+        # The vocabulary and idf come from every text (no labels: nothing of the validation
+        # answers leaks; an n-gram only validation has keeps a zero weight).
+        features = LexicalFeatures.fit(run.texts, config.lexical_max_features)
+        rows = features.transform(run.texts)
+        lexical_choice = choose(rows)
+        if (lexical_choice.val_score, -lexical_choice.val_nll) > (plain.val_score, -plain.val_nll):
+            choice = lexical_choice
+    lexical_won = choice is lexical_choice
     served = choice.head
     if config.floor_refit:
         # Chosen and calibrated on validation, then refitted on every example with the chosen
@@ -1037,13 +1094,27 @@ def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
             c=choice.head.c,
             class_weight_power=choice.head.class_weight_power,
             start=choice.head,
+            lexical=rows if lexical_won else None,
         )
 
     def state(head: LinearHead) -> dict[str, Any]:
         return {"weight": torch.as_tensor(head.weight), "bias": torch.as_tensor(head.bias)}
 
-    seconds = round(time.perf_counter() - started, 2)
-    return _Floor(choice, state(choice.head), state(served), vectors, seconds)
+    lexical = None
+    if lexical_won:
+        assert features is not None
+        assert served.lexical_weight is not None
+        lexical = LexicalHead(features, served.lexical_weight)
+    return _Floor(
+        choice=choice,
+        plain=plain,
+        head_state=state(plain.head),
+        served_state=state(served),
+        lexical=lexical,
+        vectors=vectors,
+        seconds=round(time.perf_counter() - started, 2),
+        tried_lexical=lexical_choice.tried if lexical_choice else (),
+    )
 
 
 def _selection_record(
@@ -1057,7 +1128,9 @@ def _selection_record(
             "val_nll": round(floor.choice.val_nll, 4),
             "c": floor.choice.head.c,
             "class_weight_power": floor.choice.head.class_weight_power,
-            "tried": [list(t) for t in floor.choice.tried],
+            "lexical": floor.lexical is not None,
+            "tried": [list(t) for t in floor.plain.tried],
+            "tried_lexical": [list(t) for t in floor.tried_lexical],
             "seconds": floor.seconds,
         }
     if loop is not None and loop.history:
@@ -1097,6 +1170,7 @@ def _assemble(
     loop: _LoopResult | None,
     chosen: str,
     selection: dict[str, Any],
+    lexical: LexicalHead | None = None,
 ) -> IntentClassifier:
     """Calibrate the kept network on validation, choose its thresholds and familiarity gate,
     and wrap it with its report and ``meta.json`` record. ``vectors``: every example's
@@ -1206,6 +1280,7 @@ def _assemble(
         familiarity_threshold=familiarity_threshold,
         out_of_scope=bank,
         out_of_scope_margin=margin,
+        lexical=lexical,
     )
 
 

@@ -118,7 +118,7 @@ def test_the_floor_alone_is_a_complete_servable_model(tmp_path):
 
     assert model.shares_base_encoder
     queries = ["where is my parcel", "hi", "refund this please", "zxqv 77 ##"]
-    from_vectors = model.predict_vectors(shared_encoder().encode(queries))
+    from_vectors = model.predict_vectors(shared_encoder().encode(queries), queries)
     from_texts = model.predict(queries)
     assert [p.intent for p in from_vectors] == [p.intent for p in from_texts]
     for mine, theirs in zip(from_vectors, from_texts, strict=True):

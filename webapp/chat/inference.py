@@ -101,7 +101,7 @@ def intent_predict(
     (``vector``, the turn's cached ``query_vector``) with ``CHAT_SHARED_ENCODER``: one encoder
     pass serves the intent and the search."""
     if vector is not None and settings.CHAT_SHARED_ENCODER and classifier.shares_base_encoder:
-        return classifier.predict_vectors(vector(text)[None, :])[0]
+        return classifier.predict_vectors(vector(text)[None, :], [text])[0]
     _release_db_connection()
     if not settings.CHAT_BATCHING:
         return classifier.predict([text])[0]
