@@ -1075,47 +1075,20 @@ def _fit_floor(network: torch.nn.Module, run: _Run) -> _Floor:
     started = time.perf_counter()
     _, vectors = _batched_forward(network, run.encoded, run.pad_id, run.device, 64, embeddings=True)
     assert vectors is not None
-    config = run.config
-    powers = config.floor_class_weight_powers if config.class_weighted else (0.0,)
-    train, val = run.train_idx, run.val_idx
-
-    def choose(rows: SparseRows | None) -> FloorChoice:
-        return choose_linear_head(
-            vectors[train],
-            run.targets[train],
-            vectors[val],
-            run.targets[val],
-            len(run.label_names),
-            c_grid=config.floor_c_grid,
-            class_weight_powers=powers,
-            polar=run.polar,
-            train_lexical=None if rows is None else rows.rows(train),
-            val_lexical=None if rows is None else rows.rows(val),
-        )
-
-    plain = choose(None)
+    plain = _choose_head(run, vectors, None)
     choice, features, rows = plain, None, None
     lexical_choice: FloorChoice | None = None
     if run.ngrams is not None:
         features, rows = run.ngrams
-        lexical_choice = choose(rows)
+        lexical_choice = _choose_head(run, vectors, rows)
         if (lexical_choice.val_score, -lexical_choice.val_nll) > (plain.val_score, -plain.val_nll):
             choice = lexical_choice
     lexical_won = choice is lexical_choice
     served = choice.head
-    if config.floor_refit:
-        # Chosen and calibrated on validation, then refitted on every example with the chosen
-        # settings (a warm start: a few L-BFGS steps). Fine-tuning starts from the head that
-        # never saw the validation split, so that its validation scores stay honest.
-        served = fit_linear_head(
-            vectors,
-            run.targets,
-            len(run.label_names),
-            c=choice.head.c,
-            class_weight_power=choice.head.class_weight_power,
-            start=choice.head,
-            lexical=rows if lexical_won else None,
-        )
+    if run.config.floor_refit:
+        # Fine-tuning starts from the head that never saw the validation split, so that its
+        # validation scores stay honest; the floor serves the refitted one.
+        served = _refit_head(run, vectors, rows if lexical_won else None, choice.head)
 
     def state(head: LinearHead) -> dict[str, Any]:
         return {"weight": torch.as_tensor(head.weight), "bias": torch.as_tensor(head.bias)}
@@ -1156,32 +1129,44 @@ def _fit_ngrams(run: _Run) -> _NGrams | None:
     """The n-gram head, chosen on validation like the floor's; ``None`` without n-grams."""
     if run.ngrams is None:
         return None
-    config, (features, rows) = run.config, run.ngrams
+    features, rows = run.ngrams
     nothing = np.zeros((len(run.targets), 0), dtype=np.float32)  # no embedding features
-    powers = config.floor_class_weight_powers if config.class_weighted else (0.0,)
-    train, val = run.train_idx, run.val_idx
-    choice = choose_linear_head(
-        nothing[train],
+    choice = _choose_head(run, nothing, rows)
+    return _NGrams(features, choice.val_logits, _refit_head(run, nothing, rows, choice.head))
+
+
+def _choose_head(run: _Run, vectors: np.ndarray, rows: SparseRows | None) -> FloorChoice:
+    """A linear head on ``vectors`` (and the n-grams ``rows``), fitted on the training split
+    over the floor's grid and chosen on the validation split (``nlp.floor``)."""
+    config, train, val = run.config, run.train_idx, run.val_idx
+    return choose_linear_head(
+        vectors[train],
         run.targets[train],
-        nothing[val],
+        vectors[val],
         run.targets[val],
         len(run.label_names),
         c_grid=config.floor_c_grid,
-        class_weight_powers=powers,
+        class_weight_powers=config.floor_class_weight_powers if config.class_weighted else (0.0,),
         polar=run.polar,
-        train_lexical=rows.rows(train),
-        val_lexical=rows.rows(val),
+        train_lexical=None if rows is None else rows.rows(train),
+        val_lexical=None if rows is None else rows.rows(val),
     )
-    served = fit_linear_head(
-        nothing,
+
+
+def _refit_head(
+    run: _Run, vectors: np.ndarray, rows: SparseRows | None, head: LinearHead
+) -> LinearHead:
+    """``head``, chosen and calibrated on validation, refitted on every example with its
+    settings (a warm start: a few L-BFGS steps)."""
+    return fit_linear_head(
+        vectors,
         run.targets,
         len(run.label_names),
-        c=choice.head.c,
-        class_weight_power=choice.head.class_weight_power,
-        start=choice.head,
+        c=head.c,
+        class_weight_power=head.class_weight_power,
+        start=head,
         lexical=rows,
     )
-    return _NGrams(features, choice.val_logits, served)
 
 
 def _selection_record(
