@@ -368,13 +368,26 @@ def time_steps(steps: int = 50) -> list[dict[str, Any]]:
     import subprocess
     import sys
 
+    base = {"texts": "demo", "batch": 16, "max_length": 64}
     settings = [
-        {"threads": 2, "buckets": 1, "freeze": 0, "nice": 0},
-        {"threads": 2, "buckets": 50, "freeze": 0, "nice": 0},
-        {"threads": 2, "buckets": 50, "freeze": 3, "nice": 0},
-        {"threads": 2, "buckets": 50, "freeze": 5, "nice": 0},
-        {"threads": 1, "buckets": 50, "freeze": 0, "nice": 10},
-        {"threads": 1, "buckets": 50, "freeze": 3, "nice": 10},
+        {**base, "threads": 2, "buckets": 1, "freeze": 0, "nice": 0},
+        {**base, "threads": 2, "buckets": 50, "freeze": 0, "nice": 0},
+        {**base, "threads": 2, "buckets": 50, "freeze": 3, "nice": 0},
+        {**base, "threads": 2, "buckets": 50, "freeze": 5, "nice": 0},
+        {**base, "threads": 2, "buckets": 50, "freeze": 3, "nice": 0, "batch": 32},
+        {**base, "threads": 1, "buckets": 50, "freeze": 0, "nice": 10},
+        {**base, "threads": 1, "buckets": 50, "freeze": 3, "nice": 10},
+        # Reviews run longer than chat messages: what max_length costs there.
+        {**base, "texts": "reviews", "threads": 2, "buckets": 50, "freeze": 0, "nice": 0},
+        {
+            **base,
+            "texts": "reviews",
+            "threads": 2,
+            "buckets": 50,
+            "freeze": 0,
+            "nice": 0,
+            "max_length": 144,
+        },
     ]
     rows = []
     for setting in settings:
@@ -402,16 +415,24 @@ def _step_worker(spec: str, steps: int = 50, warmup: int = 5) -> None:
     if setting["nice"]:
         os.nice(setting["nice"])
     torch.set_num_threads(setting["threads"])
-    texts, labels = load_examples(DEMO_TRAIN)
+    if setting["texts"] == "reviews":
+        from bench.sentiment import load_own_reviews
+        from nlp.sentiment import rating_label
+
+        reviews = load_own_reviews()
+        texts, labels = reviews.train_texts, [rating_label(r) for r in reviews.train_ratings]
+    else:
+        texts, labels = load_examples(DEMO_TRAIN)
     names = sorted(set(labels))
     targets = np.array([names.index(label) for label in labels])
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()), local_files_only=True)
-    encoded = tokenizer(list(texts), truncation=True, max_length=64)["input_ids"]
+    max_length = setting["max_length"]
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     network = _build_network(MEAN_POOL, str(base_model_path()), len(names))
     _freeze_lower_layers(network, setting["freeze"])
     optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=5e-5)
     rng = np.random.default_rng(0)
-    config = IntentTrainingConfig(length_buckets=setting["buckets"])
+    config = IntentTrainingConfig(length_buckets=setting["buckets"], batch_size=setting["batch"])
     lengths = np.array([len(e) for e in encoded])
     batches = _training_batches(rng.permutation(len(encoded)), lengths, config, rng)
     network.train()
@@ -432,6 +453,7 @@ def _step_worker(spec: str, steps: int = 50, warmup: int = 5) -> None:
         json.dumps(
             {
                 "ms_per_step": round(1000 * float(np.mean(times)), 1),
+                "ms_per_example": round(1000 * float(np.mean(times)) / setting["batch"], 1),
                 "padded_width": round(float(np.mean(widths)), 1),
                 "mean_tokens": round(float(lengths.mean()), 1),
             }
@@ -440,14 +462,21 @@ def _step_worker(spec: str, steps: int = 50, warmup: int = 5) -> None:
 
 
 def print_steps(rows: Sequence[dict[str, Any]]) -> None:
-    headers = ["threads", "nice", "length buckets", "frozen layers", "ms / step", "padded width"]
+    headers = [
+        "texts", "batch", "max_length", "threads", "nice", "length buckets", "frozen layers",
+        "ms / step", "ms / example", "padded width",
+    ]  # fmt: skip
     body = [
         [
+            r["texts"],
+            str(r["batch"]),
+            str(r["max_length"]),
             str(r["threads"]),
             str(r["nice"]),
             str(r["buckets"]),
             str(r["freeze"]),
             f"{r['ms_per_step']:.0f}",
+            f"{r['ms_per_example']:.1f}",
             f"{r['padded_width']:.1f}",
         ]
         for r in rows
@@ -634,7 +663,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _step_worker(args.step_worker)
         return
     if args.steps:
-        section("Fine-tuning steps of batch 16 on the demo texts")
+        section("Fine-tuning steps on the demo texts (and the own reviews)")
         print_steps(time_steps())
         return
     load_at_start = os.getloadavg()[0]

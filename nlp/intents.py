@@ -128,6 +128,9 @@ class IntentTrainingConfig:
     val_fraction: float = 0.15
     seed: int = 13
     max_length: int = 64
+    # Longer texts than ``max_length`` (reviews): when above it, the run's max_length grows to
+    # the training texts' 99th-percentile length in tokens, up to this (0: fixed max_length).
+    max_length_ceiling: int = 0
     max_seconds: float = 18 * 60.0  # the 20-min ceiling less loading, validation, calibration
     target_precision: float = 0.9
     threshold_floor: float = 0.2
@@ -933,15 +936,15 @@ def train_intent_classifier(
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+        max_length = _max_length(tokenizer, texts, config)
         run = _Run(
             config=config,
             texts=list(texts),
             labels=list(labels),
             label_names=label_names,
             targets=np.array([{n: i for i, n in enumerate(label_names)}[x] for x in labels]),
-            encoded=tokenizer(list(texts), truncation=True, max_length=config.max_length)[
-                "input_ids"
-            ],
+            encoded=tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"],
+            max_length=max_length,
             pad_id=tokenizer.pad_token_id or 0,
             device=device,
             clock=clock,
@@ -1034,6 +1037,7 @@ class _Run:
     label_names: tuple[str, ...]
     targets: np.ndarray
     encoded: list[list[int]]
+    max_length: int
     pad_id: int
     device: str
     clock: _Clock
@@ -1133,6 +1137,22 @@ def _fit_ngrams(run: _Run) -> _NGrams | None:
     nothing = np.zeros((len(run.targets), 0), dtype=np.float32)  # no embedding features
     choice = _choose_head(run, nothing, rows)
     return _NGrams(features, choice.val_logits, _refit_head(run, nothing, rows, choice.head))
+
+
+def _max_length(tokenizer: Any, texts: Sequence[str], config: IntentTrainingConfig) -> int:
+    """``config.max_length``, or, with a ``max_length_ceiling`` above it, the training texts'
+    99th-percentile length in tokens rounded up to a multiple of 8 when that is longer (at most
+    the ceiling): reviews keep their endings, chat messages stay as they are."""
+    if config.max_length_ceiling <= config.max_length or not texts:
+        return config.max_length
+    lengths = [
+        len(ids)
+        for ids in tokenizer(list(texts), truncation=True, max_length=config.max_length_ceiling)[
+            "input_ids"
+        ]
+    ]
+    wanted = int(math.ceil(float(np.percentile(lengths, 99)) / 8) * 8)
+    return max(config.max_length, min(wanted, config.max_length_ceiling))
 
 
 def _choose_head(run: _Run, vectors: np.ndarray, rows: SparseRows | None) -> FloorChoice:
@@ -1269,7 +1289,7 @@ def _assemble(
             from nlp.out_of_scope_bank import OUT_OF_SCOPE_BANK
 
             encoded = tokenizer(
-                list(OUT_OF_SCOPE_BANK), truncation=True, max_length=config.max_length
+                list(OUT_OF_SCOPE_BANK), truncation=True, max_length=run.max_length
             )["input_ids"]
             _, bank = _batched_forward(
                 network, encoded, run.pad_id, run.device, 64, embeddings=True
@@ -1325,7 +1345,7 @@ def _assemble(
         threshold=threshold,
         temperature=temperature,
         architecture=config.architecture,
-        max_length=config.max_length,
+        max_length=run.max_length,
         device=run.device,
         meta=meta,
         report=report,

@@ -351,3 +351,21 @@ def test_lower_layers_freeze_for_the_first_epochs_then_train():
     assert all(p.requires_grad for p in encoder.encoder.layer[3].parameters())
     _freeze_lower_layers(network, 0)
     assert all(p.requires_grad for p in encoder.parameters())
+
+
+def test_max_length_grows_to_long_training_texts_up_to_the_ceiling():
+    from transformers import AutoTokenizer
+
+    from nlp.intents import _max_length
+    from retrieval.embedding import base_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_path()), local_files_only=True)
+    short = ["where is my parcel"] * 50
+    long = [" ".join(["the kettle leaks"] * 30)] * 50  # ~92 tokens each
+
+    assert _max_length(tokenizer, long, IntentTrainingConfig()) == 64  # no ceiling: fixed
+    assert _max_length(tokenizer, short, IntentTrainingConfig(max_length_ceiling=256)) == 64
+    grown = _max_length(tokenizer, long, IntentTrainingConfig(max_length_ceiling=256))
+    assert grown % 8 == 0
+    assert 92 <= grown < 100
+    assert _max_length(tokenizer, long, IntentTrainingConfig(max_length_ceiling=80)) == 80

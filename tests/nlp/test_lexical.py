@@ -186,6 +186,7 @@ def _scoring_run(targets: list[int]):
         label_names=("0", "1"),
         targets=np.array(targets),
         encoded=[],
+        max_length=64,
         pad_id=0,
         device="cpu",
         clock=_Clock(0.0, 1.0),
