@@ -244,8 +244,11 @@ def sentiment_training_config(**overrides: Any) -> IntentTrainingConfig:
         polar_labels=POLAR,
         freeze_layers=0,
         # Reviews are long and noisy next to chat messages: the floor also tries a stronger
-        # regularisation (validation chooses).
+        # regularisation (validation chooses), and a store whose reviews run past 64 tokens
+        # trains and scores on up to its 99th-percentile length (15% of our own reviews are
+        # longer: macro-F1 0.906 against 0.898 fine-tuned, for 1.5x the training time).
         floor_c_grid=(1.0, *DEFAULT_C_GRID),
+        max_length_ceiling=256,
     )
     return replace(config, **overrides)
 
