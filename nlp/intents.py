@@ -491,7 +491,8 @@ class IntentClassifier:
         if gated and out_of_scope_margin is not None:
             self.out_of_scope = np.asarray(out_of_scope, dtype=np.float32)
             self.out_of_scope_margin = float(out_of_scope_margin)
-        # A floor fitted on n-grams beside the embeddings (``nlp.lexical``): its logits add up.
+        # N-gram weights beside the network (``nlp.lexical``): a floor fitted on both, or the
+        # n-gram head kept beside a fine-tuned network. Their logits add to the network's.
         self.lexical = lexical
         self._tokenizer_lock = threading.Lock()
         self._traced: Any = None  # set by ``for_serving``
@@ -576,8 +577,6 @@ class IntentClassifier:
         with a lexical head needs the ``texts`` too."""
         if not self.shares_base_encoder:
             raise ValueError("this model fine-tuned its encoder: predict from the texts")
-        if self.lexical is not None and texts is None:
-            raise ValueError("this model reads the words too: pass the texts")
         if self._head is None:
             head = self.network.head
             self._head = (
@@ -586,12 +585,9 @@ class IntentClassifier:
             )
         weight, bias = self._head
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, weight.shape[1])
-        logits = vectors @ weight.T + bias
-        if self.lexical is not None:
-            assert texts is not None
-            if len(texts) != len(vectors):
-                raise ValueError(f"{len(vectors)} vectors but {len(texts)} texts")
-            logits = logits + self.lexical.logits(texts)
+        if self.lexical is not None and (texts is None or len(texts) != len(vectors)):
+            raise ValueError("this model reads the words too: pass the texts, one per vector")
+        logits = self._with_lexical(vectors @ weight.T + bias, texts or ())
         probs = softmax(logits, self.temperature).astype(np.float32)
         return self._predictions(probs, self._gates(vectors))
 
